@@ -1,0 +1,133 @@
+"""Steady state: when a flow, and the system, meet their targets over a sliding window.
+
+Conventions (the contract every RTO rests on):
+
+- The window at instant ``t`` holds the samples with ``t - W < t_end_ns <= t``. A sample
+  therefore counts during exactly ``[t_end, t_end + W)``, so the steady state is
+  piecewise constant on half-open intervals whose edges are sample ends and sample
+  ends plus W. Steady intervals are reported as ``[start, end)`` to the nanosecond.
+- A flow is steady at ``t`` iff its window is not empty, the share of OK samples is
+  at least the availability target (compared exactly, as fractions), and the p95
+  latency of the OK samples in the window is at most the p95 target.
+- Latency counts OK samples only: a failure is already charged to availability, and
+  counting it again would let fast errors pull p95 down or timeouts double-count.
+  With no OK sample in a non-empty window the latency condition holds vacuously,
+  which only matters for an availability target of 0 %.
+- Percentiles are nearest-rank: p = the ceil(p/100 * m)-th smallest of m values. So
+  "p95 <= T" is the same as "at most m - ceil(0.95 m) = floor(0.05 m) values exceed T",
+  which a sliding window keeps with counters: O(n) per flow, no sorting.
+- The system is steady when every critical flow is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+from harness.core.samples import FlowSamples, MeasurementError, Outcome
+from harness.core.targets import FlowTarget
+
+
+class Interval(NamedTuple):
+    """The half-open interval ``[start_ns, end_ns)``."""
+
+    start_ns: int
+    end_ns: int
+
+
+def nearest_rank(sorted_values: Sequence[int], pct: int) -> int | None:
+    """The nearest-rank ``pct``-th percentile of ascending values; None when empty."""
+    count = len(sorted_values)
+    if count == 0:
+        return None
+    return sorted_values[(pct * count + 99) // 100 - 1]
+
+
+def slow_allowance(count: int, pct: int = 95) -> int:
+    """How many of ``count`` values may exceed T while the ``pct`` percentile stays <= T."""
+    return count - (pct * count + 99) // 100
+
+
+def steady_intervals(
+    samples: FlowSamples, target: FlowTarget, window_ns: int, until_ns: int
+) -> list[Interval]:
+    """Maximal intervals, clipped to ``until_ns``, during which the flow is steady."""
+    if window_ns <= 0:
+        raise MeasurementError(
+            f"steady state: expected a window > 0 ns, saw {window_ns}; set window_s > 0"
+        )
+    order = samples.end_order()
+    starts, ends, outcomes = samples.starts, samples.ends, samples.outcomes
+    ok_code = Outcome.OK.value
+    limit = target.p95_ns
+    end_at = [ends[i] for i in order]
+    is_ok = [outcomes[i] == ok_code for i in order]
+    is_slow = [is_ok[k] and ends[i] - starts[i] > limit for k, i in enumerate(order)]
+    availability = target.availability
+    need_num, need_den = availability.numerator, availability.denominator
+
+    total = len(end_at)
+    result: list[Interval] = []
+    count = ok = slow = 0
+    enter = leave = 0
+    steady = False
+    since = 0
+    while enter < total or leave < total:
+        leave_at = end_at[leave] + window_ns
+        at = end_at[enter] if enter < total and end_at[enter] < leave_at else leave_at
+        if at >= until_ns:
+            break
+        while leave < total and end_at[leave] + window_ns == at:
+            count -= 1
+            ok -= is_ok[leave]
+            slow -= is_slow[leave]
+            leave += 1
+        while enter < total and end_at[enter] == at:
+            count += 1
+            ok += is_ok[enter]
+            slow += is_slow[enter]
+            enter += 1
+        now = count > 0 and ok * need_den >= need_num * count and slow <= ok - (95 * ok + 99) // 100
+        if now != steady:
+            if now:
+                since = at
+            else:
+                result.append(Interval(since, at))
+            steady = now
+    if steady:
+        result.append(Interval(since, until_ns))
+    return result
+
+
+def intersect(left: Sequence[Interval], right: Sequence[Interval]) -> list[Interval]:
+    """Intersection of two ascending lists of disjoint half-open intervals."""
+    result: list[Interval] = []
+    i = j = 0
+    while i < len(left) and j < len(right):
+        start = max(left[i].start_ns, right[j].start_ns)
+        end = min(left[i].end_ns, right[j].end_ns)
+        if start < end:
+            result.append(Interval(start, end))
+        if left[i].end_ns <= right[j].end_ns:
+            i += 1
+        else:
+            j += 1
+    return result
+
+
+def system_steady_intervals(
+    flows: Mapping[str, FlowSamples],
+    targets: Sequence[FlowTarget],
+    window_ns: int,
+    until_ns: int,
+) -> list[Interval]:
+    """When every critical flow is steady. A critical flow with no samples is never steady."""
+    critical = [t for t in targets if t.critical]
+    if not critical:
+        return []
+    result: list[Interval] | None = None
+    for target in critical:
+        samples = flows.get(target.name)
+        own = [] if samples is None else steady_intervals(samples, target, window_ns, until_ns)
+        result = own if result is None else intersect(result, own)
+    return result if result is not None else []

@@ -1,0 +1,502 @@
+"""Verdicts: every pass/fail a run yields, each with target, measurement, window, samples.
+
+``evaluate_run`` is the one entry point: it takes everything a run recorded
+(``RunData``) and returns every verdict plus the reports behind them (``RunVerdicts``).
+Each verdict carries a sentence a person understands on its own: seconds with one
+decimal (more when one decimal would hide which side of the target a figure is on),
+counts with thousands separators, instants as ``HH:MM:SS.mmm`` UTC.
+
+What is judged:
+
+- ABORT: one failing verdict per ABORT event.
+- LANDED: when a fault was injected, it passes only if the fault recorded
+  FAULT_LANDED at or after injection and never FAULT_DID_NOT_LAND; no proof fails.
+- RTO: when a fault was injected and a recovery target is given.
+- RPO and ledger INVARIANT (integrity): when the run kept a write ledger. Without a
+  recovery target the promise is no loss at all (0 s, 0 writes).
+- SLO: availability, p95 and (when targeted) p99 per flow in the gating phases
+  (baseline and after by default: during the fault and recovery the steady state is
+  expected to break, and RTO judges that); every phase's figures are still in
+  ``RunVerdicts.slo``.
+
+The end of observation is the RUN_END event, else the last sample end, else the last
+event.
+"""
+
+from __future__ import annotations
+
+import enum
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from harness.core.ledger import LedgerReport, ReadBack, WriteRecord, reconcile
+from harness.core.recovery import RecoveryReport, analyse_recovery
+from harness.core.samples import FlowSamples
+from harness.core.slo import PhaseSlo, slo_by_phase
+from harness.core.targets import FlowTarget, RecoveryTarget, SteadyStateSpec
+from harness.core.timeline import EventKind, Phase, Timeline
+
+LEDGER_SERIES = "write-ledger"
+"""``SampleRange.series`` naming the write ledger (indices into ``RunData.ledger``)."""
+
+_NS_PER_S = 1_000_000_000
+_KEYS_SHOWN = 5
+
+
+class VerdictKind(enum.Enum):
+    RTO = "rto"
+    RPO = "rpo"
+    SLO = "slo"
+    INVARIANT = "invariant"
+    LANDED = "landed"
+    ABORT = "abort"
+
+
+@dataclass(frozen=True, slots=True)
+class SampleRange:
+    """Samples ``[first, stop)`` of probe flow ``series`` (or of the write ledger)."""
+
+    series: str
+    first: int
+    stop: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: VerdictKind
+    scenario: str
+    family: str
+    passed: bool
+    target: float | None
+    measured: float | None
+    unit: str
+    window: tuple[int, int]
+    sample_refs: tuple[SampleRange, ...]
+    sentence: str
+
+
+@dataclass(frozen=True)
+class RunData:
+    """Everything one run recorded, with the targets it is judged against."""
+
+    scenario: str
+    family: str
+    timeline: Timeline
+    flows: Mapping[str, FlowSamples]
+    flow_targets: tuple[FlowTarget, ...]
+    steady: SteadyStateSpec = field(default_factory=SteadyStateSpec)
+    recovery_target: RecoveryTarget | None = None
+    ledger: Sequence[WriteRecord] = ()
+    read_back: ReadBack | None = None
+    gating_phases: frozenset[Phase] = frozenset({Phase.BASELINE, Phase.AFTER})
+
+
+@dataclass(frozen=True)
+class RunVerdicts:
+    verdicts: tuple[Verdict, ...]
+    recovery: RecoveryReport | None
+    slo: tuple[PhaseSlo, ...]
+    ledger: LedgerReport | None
+    observed_until_ns: int
+
+    @property
+    def passed(self) -> bool:
+        return all(v.passed for v in self.verdicts)
+
+    @property
+    def failed(self) -> tuple[Verdict, ...]:
+        return tuple(v for v in self.verdicts if not v.passed)
+
+
+def count(n: int) -> str:
+    return f"{n:,}"
+
+
+def plain(value: float) -> str:
+    """A target as written: 30 -> '30', 99.9 -> '99.9', 1500 -> '1,500'."""
+    text = f"{value:,.3f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def figure(value: float, target: float | None, decimals: int = 1) -> str:
+    """``value`` to ``decimals`` places, more if rounding would make it look equal to target."""
+    text = f"{value:,.{decimals}f}"
+    while target is not None and value != target and decimals < 6:
+        if float(text.replace(",", "")) != target:
+            break
+        decimals += 1
+        text = f"{value:,.{decimals}f}"
+    return text
+
+
+def _keys(keys: Sequence[str]) -> str:
+    shown = ", ".join(keys[:_KEYS_SHOWN])
+    more = len(keys) - _KEYS_SHOWN
+    return f"{shown} and {count(more)} more" if more > 0 else shown
+
+
+def _ranges(series: str, indices: Iterable[int]) -> tuple[SampleRange, ...]:
+    result: list[SampleRange] = []
+    for index in sorted(indices):
+        if result and result[-1].stop == index:
+            result[-1] = SampleRange(series, result[-1].first, index + 1)
+        else:
+            result.append(SampleRange(series, index, index + 1))
+    return tuple(result)
+
+
+def observation_end(timeline: Timeline, flows: Mapping[str, FlowSamples]) -> int:
+    end = timeline.first(EventKind.RUN_END)
+    if end is not None:
+        return end.t_ns
+    sample_ends = [max(s.ends) for s in flows.values() if len(s)]
+    if sample_ends:
+        return max(sample_ends)
+    return timeline.events[-1].t_ns if timeline.events else timeline.mono_anchor_ns
+
+
+class _Judge:
+    """Builds verdicts for one run; holds what every sentence needs."""
+
+    def __init__(self, run: RunData, until_ns: int) -> None:
+        self.run = run
+        self.until_ns = until_ns
+        self.clock = run.timeline.clock
+
+    def verdict(
+        self,
+        kind: VerdictKind,
+        passed: bool,
+        sentence: str,
+        *,
+        window: tuple[int, int],
+        target: float | None = None,
+        measured: float | None = None,
+        unit: str = "",
+        refs: tuple[SampleRange, ...] = (),
+    ) -> Verdict:
+        run = self.run
+        return Verdict(
+            kind, run.scenario, run.family, passed, target, measured, unit, window, refs, sentence
+        )
+
+    def aborts(self) -> list[Verdict]:
+        return [
+            self.verdict(
+                VerdictKind.ABORT,
+                False,
+                f"{self.run.scenario} aborted at {self.clock(event.t_ns)}: {event.label}",
+                window=(event.t_ns, event.t_ns),
+            )
+            for event in self.run.timeline.of_kind(EventKind.ABORT)
+        ]
+
+    def landed(self) -> list[Verdict]:
+        timeline = self.run.timeline
+        injected = timeline.first(EventKind.FAULT_INJECTED)
+        if injected is None:
+            return []
+        name, at = self.run.scenario, self.clock(injected.t_ns)
+        missed = timeline.first(EventKind.FAULT_DID_NOT_LAND, injected.t_ns)
+        proof = timeline.first(EventKind.FAULT_LANDED, injected.t_ns)
+        if missed is not None:
+            passed, when = False, missed.t_ns
+            sentence = f"{name} fault injected at {at} did not land: {missed.label}"
+        elif proof is None:
+            passed, when = False, self.until_ns
+            sentence = (
+                f"{name} fault injected at {at} never proved it landed, so nothing can be "
+                "claimed; the fault must record FAULT_LANDED with what it measured"
+            )
+        else:
+            passed, when = True, proof.t_ns
+            sentence = f"{name} fault injected at {at} landed: {proof.label}"
+        return [self.verdict(VerdictKind.LANDED, passed, sentence, window=(injected.t_ns, when))]
+
+    def rto(
+        self, report: RecoveryReport, target: RecoveryTarget, ledger: LedgerReport | None
+    ) -> Verdict:
+        run = self.run
+        name = run.scenario
+        window_end = (
+            self.until_ns if report.t_rec_ns is None else report.t_rec_ns + report.stability_ns
+        )
+        refs = tuple(
+            SampleRange(
+                flow,
+                bisect_left(run.flows[flow].starts, report.t_inject_ns - report.window_ns),
+                bisect_left(run.flows[flow].starts, window_end),
+            )
+            for flow in report.critical_flows
+            if flow in run.flows
+        )
+        window = (report.t_inject_ns, window_end)
+        outage_from = min(
+            (max(o.start_ns, report.t_inject_ns) for o in report.outages),
+            default=None,
+        )
+        lost = (
+            ""
+            if ledger is None
+            else f"; {count(len(ledger.lost))} of {count(ledger.acked)} acknowledged writes lost"
+        )
+        start = "no outage" if outage_from is None else f"outage from {self.clock(outage_from)}"
+        if not report.critical_flows:
+            sentence = (
+                f"{name} recovery cannot be measured: no flow is marked critical; mark the "
+                "flows whose steady state defines recovery as critical in service levels"
+            )
+            return self.verdict(
+                VerdictKind.RTO,
+                False,
+                sentence,
+                window=window,
+                target=target.rto_s,
+                unit="s",
+                refs=refs,
+            )
+        if report.rto_ns is None or report.t_rec_ns is None:
+            observed = report.observed_ns / _NS_PER_S
+            sentence = (
+                f"{name} not recovered within {figure(observed, None)} s of observation "
+                f"(target {plain(target.rto_s)} s; {start}, not steady for "
+                f"{plain(report.stability_ns / _NS_PER_S)} s by {self.clock(self.until_ns)})"
+                f"{self._decomposition(report)}{lost}"
+            )
+            return self.verdict(
+                VerdictKind.RTO,
+                False,
+                sentence,
+                window=window,
+                target=target.rto_s,
+                unit="s",
+                refs=refs,
+            )
+        rto = report.rto_ns / _NS_PER_S
+        passed = report.rto_ns <= round(target.rto_s * _NS_PER_S)
+        verb = "within" if passed else "exceeds"
+        sentence = (
+            f"{name} RTO {figure(rto, target.rto_s)} s {verb} target {plain(target.rto_s)} s "
+            f"({start}, steady again at {self.clock(report.t_rec_ns)})"
+            f"{self._decomposition(report)}{lost}"
+        )
+        return self.verdict(
+            VerdictKind.RTO,
+            passed,
+            sentence,
+            window=window,
+            target=target.rto_s,
+            measured=rto,
+            unit="s",
+            refs=refs,
+        )
+
+    def _decomposition(self, report: RecoveryReport) -> str:
+        def after_inject(t_ns: int | None, what: str) -> str | None:
+            if t_ns is None:
+                return None
+            return f"{what} +{figure((t_ns - report.t_inject_ns) / _NS_PER_S, None)} s"
+
+        parts = [
+            after_inject(report.t_detect_ns, "detected"),
+            after_inject(report.t_failover_ns, "DB failover"),
+            after_inject(report.t_app_reconnect_ns, "app reconnected"),
+        ]
+        after_revert = report.rec_after_revert_ns
+        if after_revert is not None:
+            side = "after" if after_revert >= 0 else "before"
+            parts.append(f"steady {figure(abs(after_revert) / _NS_PER_S, None)} s {side} revert")
+        parts.append(f"total outage {figure(report.outage_ns / _NS_PER_S, None)} s")
+        return "; " + ", ".join(p for p in parts if p is not None)
+
+    def rpo(self, ledger: LedgerReport) -> Verdict:
+        run = self.run
+        target = run.recovery_target or RecoveryTarget(run.family, 0.0, 0.0, 0)
+        window = _ledger_window(run.ledger)
+        rpo = ledger.rpo_ns / _NS_PER_S
+        lost = len(ledger.lost)
+        passed = ledger.rpo_ns <= round(target.rpo_s * _NS_PER_S) and lost <= target.rpo_writes
+        verb = "within" if passed else "misses"
+        detail = f"{count(lost)} of {count(ledger.acked)} acknowledged writes lost"
+        if lost:
+            detail += f" ({_keys([w.key for w in ledger.lost])}"
+            late = ledger.lost_after_inject
+            detail += f"; {count(late)} acknowledged after the fault)" if late else ")"
+        unknown = len(ledger.unknown_present) + len(ledger.unknown_absent)
+        if unknown:
+            detail += (
+                f"; {count(unknown)} unknown writes resolved by read-back "
+                f"({count(len(ledger.unknown_present))} present, "
+                f"{count(len(ledger.unknown_absent))} absent)"
+            )
+        sentence = (
+            f"{run.scenario} RPO {figure(rpo, target.rpo_s)} s {verb} target "
+            f"{plain(target.rpo_s)} s and {count(target.rpo_writes)} lost writes: {detail}"
+        )
+        refs = _ranges(LEDGER_SERIES, (w.index for w in ledger.lost))
+        return self.verdict(
+            VerdictKind.RPO,
+            passed,
+            sentence,
+            window=window,
+            target=target.rpo_s,
+            measured=rpo,
+            unit="s",
+            refs=refs,
+        )
+
+    def no_read_back(self) -> Verdict:
+        run = self.run
+        sentence = (
+            f"{run.scenario} RPO unknown: the write ledger holds {count(len(run.ledger))} "
+            "writes but nothing was read back; read every key back after recovery"
+        )
+        window = _ledger_window(run.ledger)
+        target = 0.0 if run.recovery_target is None else run.recovery_target.rpo_s
+        return self.verdict(
+            VerdictKind.RPO, False, sentence, window=window, target=target, unit="s"
+        )
+
+    def integrity(self, ledger: LedgerReport) -> Verdict:
+        run = self.run
+        problems: list[str] = []
+        if ledger.duplicates:
+            dup = [f"{key} x{copies}" for key, copies in ledger.duplicates]
+            problems.append(f"{count(len(dup))} keys held more than once ({_keys(dup)})")
+        if ledger.failed_present:
+            problems.append(
+                f"{count(len(ledger.failed_present))} writes reported failed but present "
+                f"({_keys(ledger.failed_present)})"
+            )
+        if ledger.unexpected:
+            problems.append(
+                f"{count(len(ledger.unexpected))} keys present that the ledger never wrote "
+                f"({_keys(ledger.unexpected)})"
+            )
+        violations = ledger.integrity_violations
+        if problems:
+            sentence = f"{run.scenario} write-ledger integrity violated: " + "; ".join(problems)
+        else:
+            sentence = (
+                f"{run.scenario} write-ledger integrity holds: {count(ledger.written)} writes, "
+                "no duplicate, no failed write present, no unexpected key"
+            )
+        bad = set(ledger.failed_present) | {key for key, _ in ledger.duplicates}
+        refs = _ranges(LEDGER_SERIES, (i for i, r in enumerate(run.ledger) if r.key in bad))
+        return self.verdict(
+            VerdictKind.INVARIANT,
+            violations == 0,
+            sentence,
+            window=_ledger_window(run.ledger),
+            target=0.0,
+            measured=float(violations),
+            unit="keys",
+            refs=refs,
+        )
+
+    def slo(self, figures: PhaseSlo, target: FlowTarget) -> list[Verdict]:
+        name = self.run.scenario
+        window = (figures.t_from_ns, figures.t_to_ns)
+        refs = (SampleRange(figures.flow, figures.first_index, figures.stop_index),)
+        where = (
+            f"in {figures.phase.value} ({self.clock(figures.t_from_ns)}-"
+            f"{self.clock(figures.t_to_ns)}, {count(figures.count)} samples"
+        )
+        if figures.availability_pct is None:
+            sentence = (
+                f"{name} {figures.flow} had no samples {where}): nothing shows it met its "
+                "targets; check that its probe ran"
+            )
+            return [
+                self.verdict(
+                    VerdictKind.SLO,
+                    False,
+                    sentence,
+                    window=window,
+                    target=target.availability_pct,
+                    unit="%",
+                    refs=refs,
+                )
+            ]
+        burn = figures.budget_burn
+        burn_text = "inf" if burn == float("inf") else figure(burn or 0.0, None, 2)
+        avail_verb = "meets" if figures.availability_met else "misses"
+        result = [
+            self.verdict(
+                VerdictKind.SLO,
+                figures.availability_met,
+                f"{name} {figures.flow} availability "
+                f"{figure(figures.availability_pct, target.availability_pct, 2)} % {avail_verb} "
+                f"target {plain(target.availability_pct)} % {where}, error-budget burn "
+                f"{burn_text})",
+                window=window,
+                target=target.availability_pct,
+                measured=figures.availability_pct,
+                unit="%",
+                refs=refs,
+            )
+        ]
+        for label, measured, limit, met in (
+            ("p95", figures.p95_ms, target.p95_ms, figures.p95_met),
+            ("p99", figures.p99_ms, target.p99_ms, figures.p99_met),
+        ):
+            if limit is None:
+                continue
+            if measured is None:
+                text = f"{name} {figures.flow} {label} latency has no OK sample {where})"
+            else:
+                verb = "within" if met else "exceeds"
+                text = (
+                    f"{name} {figures.flow} {label} latency {figure(measured, limit, 0)} ms "
+                    f"{verb} target {plain(limit)} ms {where})"
+                )
+            result.append(
+                self.verdict(
+                    VerdictKind.SLO,
+                    met,
+                    text,
+                    window=window,
+                    target=limit,
+                    measured=measured,
+                    unit="ms",
+                    refs=refs,
+                )
+            )
+        return result
+
+
+def _ledger_window(records: Sequence[WriteRecord]) -> tuple[int, int]:
+    if not records:
+        return (0, 0)
+    return (min(r.t_invoke_ns for r in records), max(r.t_complete_ns for r in records))
+
+
+def evaluate_run(run: RunData) -> RunVerdicts:
+    """Every verdict of one run, with the reports they were computed from."""
+    until = observation_end(run.timeline, run.flows)
+    judge = _Judge(run, until)
+    verdicts = judge.aborts() + judge.landed()
+    injected = run.timeline.first(EventKind.FAULT_INJECTED)
+    t_inject = None if injected is None else injected.t_ns
+
+    ledger: LedgerReport | None = None
+    if run.read_back is not None:
+        ledger = reconcile(run.ledger, run.read_back, t_inject)
+
+    recovery = analyse_recovery(run.flows, run.flow_targets, run.steady, run.timeline, until)
+    if recovery is not None and run.recovery_target is not None:
+        verdicts.append(judge.rto(recovery, run.recovery_target, ledger))
+    if ledger is not None:
+        verdicts.append(judge.rpo(ledger))
+        verdicts.append(judge.integrity(ledger))
+    elif run.ledger:
+        verdicts.append(judge.no_read_back())
+
+    windows = run.timeline.phases(until)
+    slo = slo_by_phase(run.flows, run.flow_targets, windows)
+    by_name = {t.name: t for t in run.flow_targets}
+    for figures in slo:
+        if figures.phase in run.gating_phases:
+            verdicts.extend(judge.slo(figures, by_name[figures.flow]))
+    return RunVerdicts(tuple(verdicts), recovery, slo, ledger, until)

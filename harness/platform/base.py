@@ -1,0 +1,126 @@
+"""The platform seam: what scenarios and faults may ask of wherever the stack runs.
+
+Three platforms implement ``Platform`` (DESIGN.md): ``local`` (real daemons as
+processes on this host), ``docker`` and ``kind``. Scenarios and faults only use
+these primitives and never branch on the platform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+from harness.platform.endpoints import StackEndpoints
+
+
+@dataclass(frozen=True)
+class IoLimits:
+    """Block-I/O limits for a throttled node or DB member; ``None`` leaves that axis free."""
+
+    read_iops: int | None = None
+    write_iops: int | None = None
+    read_bps: int | None = None
+    write_bps: int | None = None
+
+    def __post_init__(self) -> None:
+        values = (self.read_iops, self.write_iops, self.read_bps, self.write_bps)
+        if all(v is None for v in values):
+            raise ValueError(
+                "IoLimits needs at least one of read_iops, write_iops, read_bps, write_bps"
+            )
+        for value in values:
+            if value is not None and value <= 0:
+                raise ValueError(f"IoLimits values must be positive integers, saw {value}")
+
+
+class Health(Enum):
+    UP = "up"
+    DOWN = "down"
+    FROZEN = "frozen"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    name: str
+    node: str
+    pid: int | None
+    address: str
+    health: Health
+
+
+@dataclass(frozen=True)
+class DbMemberStatus:
+    name: str
+    role: str
+    state: str
+    timeline: int | None
+    lag_bytes: int | None
+
+
+@dataclass(frozen=True)
+class StackStatus:
+    platform: str
+    run_id: str
+    components: tuple[ComponentStatus, ...]
+    leader: str | None
+    db_members: tuple[DbMemberStatus, ...]
+
+
+class Platform(Protocol):
+    """Primitive operations on a running stack. Faults are built from these."""
+
+    @property
+    def name(self) -> str: ...
+
+    def up(self) -> StackEndpoints:
+        """Bring the whole stack up; return once every component passed its readiness check."""
+        ...
+
+    def down(self, keep: bool = False) -> None:
+        """Stop everything; leave no process, port or cgroup (data and logs too unless ``keep``)."""
+        ...
+
+    def endpoints(self) -> StackEndpoints: ...
+
+    def status(self) -> StackStatus: ...
+
+    def nodes(self) -> Mapping[str, tuple[str, ...]]:
+        """Node name → the components it runs."""
+        ...
+
+    def crash_node(self, node: str) -> None:
+        """Kill every process of ``node`` at once (SIGKILL)."""
+        ...
+
+    def freeze_node(self, node: str) -> None: ...
+
+    def thaw_node(self, node: str) -> None: ...
+
+    def throttle_storage(self, target: str, limits: IoLimits) -> None:
+        """Throttle block I/O of a node or of one DB member (``pg-N``)."""
+        ...
+
+    def unthrottle_storage(self, target: str) -> None: ...
+
+    def kill_component(self, name: str) -> None: ...
+
+    def stop_component(self, name: str) -> None: ...
+
+    def start_component(self, name: str) -> None: ...
+
+    def leader(self) -> str | None: ...
+
+    def switchover(self, candidate: str | None = None) -> str:
+        """Planned leader change; returns the new leader."""
+        ...
+
+    def failover(self, candidate: str) -> str:
+        """Forced leader change to ``candidate``; returns the new leader."""
+        ...
+
+    def set_app_weights(self, weights: Mapping[str, int]) -> None:
+        """Traefik weights of the blue/green app services."""
+        ...

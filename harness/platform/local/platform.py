@@ -1,0 +1,595 @@
+"""``LocalPlatform``: the whole stack as real daemons on this host.
+
+It turns a ``StackPlan`` into components, starts them in dependency order
+(returning only when each passed its readiness check), and offers the primitive
+operations faults are built from: crash/freeze/throttle a node (its cgroup),
+kill/stop/start a component, Patroni switchover/failover, Traefik weights.
+
+A ``LocalPlatform`` can also be built in another process from the same run
+directory (``status`` and ``down`` from the CLI): everything it needs is in the
+plan, the cgroups and the daemons' own APIs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+
+from harness.doctor import Level, local_checks
+from harness.errors import ConfigError, HarnessError, PlatformError, PrerequisiteMissing
+from harness.platform.base import (
+    ComponentStatus,
+    DbMemberStatus,
+    Health,
+    IoLimits,
+    StackStatus,
+)
+from harness.platform.endpoints import (
+    AppLogin,
+    DatabaseAccess,
+    HostPort,
+    S3Access,
+    StackEndpoints,
+)
+from harness.platform.local.apps import AppInstance
+from harness.platform.local.cgroups import CgroupTree, block_device_of
+from harness.platform.local.component import LocalComponent
+from harness.platform.local.context import RunUser, StackContext
+from harness.platform.local.etcd import Etcd
+from harness.platform.local.fault_proxy import FaultProxy, ProxyRoute
+from harness.platform.local.haproxy import HAProxy
+from harness.platform.local.patroni import (
+    DbCredentials,
+    PatroniCluster,
+    PatroniMember,
+    PatroniSettings,
+)
+from harness.platform.local.pgbackrest import PgBackRest, PgMember
+from harness.platform.local.plan import StackPlan
+from harness.platform.local.ports import LOOPBACK, ensure_port_free, port_is_listening
+from harness.platform.local.process import become_subreaper, pid_running, reap_orphans
+from harness.platform.local.redis import Redis
+from harness.platform.local.seaweedfs import S3Credentials, SeaweedFS, SeaweedGrpcPorts
+from harness.platform.local.tls import ensure_tls
+from harness.platform.local.traefik import Traefik
+
+Progress = Callable[[str], None]
+REPO_ROOT = Path(__file__).resolve().parents[3]
+BLUE = "odoo-blue"
+#: Readiness that sees the database (odoo-facts.md 1.5): plain /web/health never does.
+APP_READINESS = "/web/health?db_server_status=1"
+
+
+def _quiet(_message: str) -> None:
+    return None
+
+
+class LocalPlatform:
+    """The local platform of one run (see the module docstring)."""
+
+    def __init__(self, plan: StackPlan) -> None:
+        self.plan = plan
+        self.topology = plan.topology
+        reason = CgroupTree.available()
+        self.cgroups = CgroupTree(plan.run_id) if reason is None else None
+        self.cgroups_unavailable = reason
+        self.ctx = StackContext(plan.run_id, plan.run_dir, self.cgroups, RunUser.for_db_tier())
+        self.db_credentials = DbCredentials(
+            superuser="postgres",
+            superuser_password=plan.credentials.db_superuser_password,
+            replication_user="replicator",
+            replication_password=plan.credentials.db_replication_password,
+            app_user=plan.db_app_user,
+            app_password=plan.credentials.db_app_password,
+            app_database=plan.db_name,
+        )
+        self._components: dict[str, LocalComponent] = {}
+        self._seen_pids: set[int] = set()
+        self._reap_lock = threading.Lock()
+        self._reaper: threading.Thread | None = None
+        self._reaper_stop = threading.Event()
+        self._build()
+
+    # -- assembly ---------------------------------------------------------------------
+    def _node(self, component: str) -> str:
+        return self.topology.node_of(component)
+
+    def _hp(self, component: str, role: str) -> HostPort:
+        return HostPort(LOOPBACK, self.plan.port(component, role))
+
+    def _proxy(self, link: str) -> HostPort:
+        return HostPort(LOOPBACK, self.plan.proxy_ports[link])
+
+    def _build(self) -> None:
+        plan, topo, ctx = self.plan, self.topology, self.ctx
+        self.etcd = Etcd(
+            ctx, self._node("etcd"), plan.port("etcd", "client"), plan.port("etcd", "peer")
+        )
+        self.s3 = SeaweedFS(
+            ctx,
+            self._node("s3"),
+            s3_port=plan.port("s3", "s3"),
+            master_port=plan.port("s3", "master"),
+            volume_port=plan.port("s3", "volume"),
+            filer_port=plan.port("s3", "filer"),
+            credentials=S3Credentials(
+                plan.credentials.s3_access_key, plan.credentials.s3_secret_key
+            ),
+            grpc_ports=SeaweedGrpcPorts(
+                master=plan.port("s3", "master_grpc"),
+                volume=plan.port("s3", "volume_grpc"),
+                filer=plan.port("s3", "filer_grpc"),
+                s3=plan.port("s3", "s3_grpc"),
+            ),
+            name="s3",
+        )
+        settings = PatroniSettings(
+            ttl=topo.patroni.ttl,
+            loop_wait=topo.patroni.loop_wait,
+            retry_timeout=topo.patroni.retry_timeout,
+        )
+        self.members: list[PatroniMember] = []
+        for name in topo.db_members:
+            self.members.append(
+                PatroniMember(
+                    ctx,
+                    self._node(name),
+                    name=name,
+                    scope=plan.scope,
+                    pg_port=plan.port(name, "pg"),
+                    rest_port=plan.port(name, "rest"),
+                    etcd_url=self.etcd.url,
+                    settings=settings,
+                    credentials=self.db_credentials,
+                    archive_command=None,
+                )
+            )
+        self.pgbackrest = PgBackRest(
+            ctx,
+            plan.scope,
+            self.s3_access(),
+            [PgMember(m.name, m.pgdata, m.pg_port, m.socket_dir) for m in self.members],
+        )
+        for member in self.members:
+            member.archive_command = self.pgbackrest.archive_command
+        self.cluster = PatroniCluster.of(self.members)
+        self.haproxy = HAProxy(
+            ctx,
+            self._node("haproxy"),
+            rw_port=plan.port("haproxy", "rw"),
+            ro_port=plan.port("haproxy", "ro"),
+            stats_port=plan.port("haproxy", "stats"),
+            members=[(m.name, m.pg_address, m.rest_address) for m in self.members],
+            credentials=self.db_credentials,
+            check_interval_ms=topo.haproxy.check_interval_ms,
+            fall=topo.haproxy.fall,
+            rise=topo.haproxy.rise,
+        )
+        self.redis = Redis(ctx, self._node("redis"), plan.port("redis", "redis"))
+        routes = [
+            ProxyRoute("db", self._proxy("db"), self._hp("haproxy", "rw")),
+            ProxyRoute("db-ro", self._proxy("db-ro"), self._hp("haproxy", "ro")),
+            ProxyRoute("redis", self._proxy("redis"), self._hp("redis", "redis")),
+            ProxyRoute("s3", self._proxy("s3"), self._hp("s3", "s3")),
+            *(
+                ProxyRoute(f"ingress-{a}", self._proxy(f"ingress-{a}"), self._hp(a, "http"))
+                for a in topo.app_instances
+            ),
+        ]
+        self.fault_proxy = FaultProxy(
+            ctx, self._node("toxiproxy"), self._hp("toxiproxy", "api"), routes
+        )
+        self.apps = [
+            AppInstance(
+                ctx,
+                self._node(name),
+                name,
+                port=plan.port(name, "http"),
+                argv=self._app_argv(name),
+                env=self._app_env(),
+                health_path=APP_READINESS,
+            )
+            for name in topo.app_instances
+        ]
+        self.traefik = Traefik(
+            ctx,
+            self._node("traefik"),
+            web_port=plan.port("traefik", "web"),
+            api_port=plan.port("traefik", "api"),
+            metrics_port=plan.port("traefik", "metrics"),
+            services={
+                BLUE: [f"http://{self._proxy(f'ingress-{a}')}" for a in topo.app_instances],
+            },
+            health_path=APP_READINESS,
+            health_interval_ms=topo.traefik.health_interval_ms,
+            health_timeout_ms=topo.traefik.health_timeout_ms,
+        )
+        ordered: list[LocalComponent] = [
+            self.etcd,
+            self.s3,
+            *self.members,
+            self.haproxy,
+            self.redis,
+            self.fault_proxy,
+            *self.apps,
+            self.traefik,
+        ]
+        self._components = {c.name: c for c in ordered}
+
+    def _app_argv(self, name: str, release: str = "good") -> list[str]:
+        """The Odoo double as instance ``name``; every link goes through its proxy."""
+        s3 = self.s3_access(via_proxy=True)
+        return [
+            sys.executable,
+            "-m",
+            "fixtures.odoo_double",
+            "--name",
+            name,
+            "--port",
+            str(self.plan.port(name, "http")),
+            "--db-name",
+            self.plan.db_name,
+            "--redis",
+            str(self._proxy("redis")),
+            "--s3-endpoint",
+            s3.url,
+            "--s3-bucket",
+            s3.attachments_bucket,
+            "--s3-ca",
+            s3.ca_file,
+            "--release",
+            release,
+        ]
+
+    def _app_env(self) -> dict[str, str]:
+        """Secrets reach the app through its environment, never its command line."""
+        db, creds = self._proxy("db"), self.plan.credentials
+        return {
+            "PYTHONPATH": str(REPO_ROOT),
+            "ODOO_DOUBLE_DB_DSN": (
+                f"host={db.host} port={db.port} dbname={self.plan.db_name} "
+                f"user={self.plan.db_app_user}"
+            ),
+            "PGPASSWORD": creds.db_app_password,
+            "ODOO_DOUBLE_S3_ACCESS_KEY": creds.s3_access_key,
+            "ODOO_DOUBLE_S3_SECRET_KEY": creds.s3_secret_key,
+            "ODOO_DOUBLE_ADMIN_PASSWORD": creds.app_admin_password,
+            "ODOO_DOUBLE_ADMIN_TOKEN": creds.app_control_token,
+        }
+
+    # -- Platform ---------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return "local"
+
+    def component(self, name: str) -> LocalComponent:
+        try:
+            return self._components[name]
+        except KeyError:
+            raise ConfigError(
+                f"no component named {name!r}; components: {', '.join(self._components)}"
+            ) from None
+
+    def nodes(self) -> Mapping[str, tuple[str, ...]]:
+        return dict(self.topology.nodes)
+
+    def up(self, progress: Progress = _quiet) -> StackEndpoints:
+        """Start everything in order; on any failure stop what started and re-raise."""
+        become_subreaper()
+        started = time.monotonic()
+        try:
+            self._preflight()
+            self._start_reaper()
+            ensure_tls(self.ctx)
+            self._start(self.etcd, progress)
+            self._start(self.s3, progress)
+            leader, *replicas = self.members
+            self._start(leader, progress)
+            # Replicas bootstrap from the leader independently: start them together.
+            self._start_together(replicas, progress)
+            self._start(self.haproxy, progress)
+            self.pgbackrest.stanza_create()
+            progress("pgbackrest: stanza created; WAL archiving to the backups bucket")
+            self._start(self.redis, progress)
+            self._start(self.fault_proxy, progress)
+            self._start_together(self.apps, progress)
+            self._start(self.traefik, progress)
+        except BaseException:
+            progress("up failed: stopping what was started")
+            self.down(keep=True, progress=progress)
+            raise
+        endpoints = self.endpoints()
+        self._write_json("endpoints.json", asdict(endpoints), secret=True)
+        progress(f"stack ready in {time.monotonic() - started:.1f} s")
+        return endpoints
+
+    def _preflight(self) -> None:
+        """Refuse to start anything when a prerequisite is missing or a port is taken."""
+        missing = [c for c in local_checks() if c.level is Level.MISSING]
+        if missing:
+            lines = "\n".join(f"  {c.what}: {c.detail}; fix: {c.fix}" for c in missing)
+            raise PrerequisiteMissing(f"the local platform cannot start here:\n{lines}")
+        for component, roles in self.plan.ports.items():
+            for role, port in roles.items():
+                ensure_port_free(port, f"{component} ({role})")
+        for link, port in self.plan.proxy_ports.items():
+            ensure_port_free(port, f"the {link} proxy")
+        if self.cgroups is not None:
+            self.cgroups.create("")
+
+    def _start(self, component: LocalComponent, progress: Progress) -> None:
+        t0 = time.monotonic()
+        progress(f"{component.name} ({component.node}): starting")
+        component.start()
+        progress(f"{component.name} ({component.node}): ready in {time.monotonic() - t0:.1f} s")
+
+    def _start_together(self, components: Sequence[LocalComponent], progress: Progress) -> None:
+        with ThreadPoolExecutor(max_workers=max(1, len(components))) as pool:
+            futures = [pool.submit(self._start, c, progress) for c in components]
+            for future in futures:
+                future.result()
+
+    def _write_json(self, name: str, data: object, *, secret: bool = False) -> None:
+        path = self.plan.run_dir / name
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o644)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, default=str)
+        os.replace(tmp, path)
+
+    def endpoints(self) -> StackEndpoints:
+        return StackEndpoints(
+            platform="local",
+            run_id=self.plan.run_id,
+            ingress_url=f"http://{LOOPBACK}:{self.plan.port('traefik', 'web')}",
+            app_login=AppLogin(
+                self.plan.db_name, "admin", self.plan.credentials.app_admin_password
+            ),
+            db=DatabaseAccess(
+                rw=self._proxy("db"),
+                ro=self._proxy("db-ro"),
+                dbname=self.plan.db_name,
+                user=self.plan.db_app_user,
+                password=self.plan.credentials.db_app_password,
+            ),
+            redis=self._proxy("redis"),
+            s3=self.s3_access(via_proxy=True),
+            toxiproxy_api=self.fault_proxy.api_url,
+            traefik_api=f"http://{LOOPBACK}:{self.plan.port('traefik', 'api')}",
+            traefik_metrics=f"http://{LOOPBACK}:{self.plan.port('traefik', 'metrics')}/metrics",
+            patroni_rest={m.name: m.rest_url for m in self.members},
+            apps={a: f"http://{self._hp(a, 'http')}" for a in self.topology.app_instances},
+        )
+
+    def s3_access(self, *, via_proxy: bool = False) -> S3Access:
+        """The S3 gateway; the app's route goes through the ``s3`` proxy, backups do not."""
+        return S3Access(
+            endpoint=self._proxy("s3") if via_proxy else self._hp("s3", "s3"),
+            access_key=self.plan.credentials.s3_access_key,
+            secret_key=self.plan.credentials.s3_secret_key,
+            region="us-east-1",
+            attachments_bucket="attachments",
+            backups_bucket="backups",
+            ca_file=str(ensure_tls(self.ctx).ca_cert),
+        )
+
+    def down(self, keep: bool = False, progress: Progress = _quiet) -> None:
+        """Stop in reverse order, kill stragglers, remove cgroups (and data unless ``keep``)."""
+        for component in reversed(list(self._components.values())):
+            with contextlib.suppress(HarnessError, OSError):
+                component.stop(grace_s=5.0)
+            self._stop_leaf(component)
+        if self.cgroups is not None:
+            self.cgroups.kill()
+            deadline = time.monotonic() + 10
+            while self.cgroups.pids() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.reap()
+            self.cgroups.remove()
+        self._stop_reaper()
+        progress("all components stopped")
+        if not keep:
+            shutil.rmtree(self.plan.run_dir, ignore_errors=True)
+
+    def _stop_leaf(self, component: LocalComponent) -> None:
+        """Stop processes another process started (attached mode): SIGTERM, then SIGKILL."""
+        if self.cgroups is None:
+            return
+        leaf = f"{component.node}/{component.name}"
+        pids = self.cgroups.pids(leaf)
+        if not pids:
+            return
+        if self.cgroups.is_frozen(component.node):
+            self.cgroups.thaw(component.node)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while any(pid_running(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.cgroups.kill(leaf)
+
+    def reap(self) -> None:
+        """Reap orphans of the stack (e.g. a postmaster whose Patroni died).
+
+        Patroni waits for a stopped postmaster's pid to vanish, so an unreaped
+        zombie would hang every demotion. Only pids seen in the run's cgroups are
+        candidates; children ``Process`` owns are left to it.
+        """
+        if self.cgroups is None:
+            return
+        with self._reap_lock:
+            self._seen_pids.update(self.cgroups.pids())
+            owned = {p for p in (c.pid() for c in self._components.values()) if p is not None}
+            reaped = reap_orphans(self._seen_pids - owned)
+            self._seen_pids.difference_update(reaped)
+
+    def _reap_loop(self) -> None:
+        while not self._reaper_stop.wait(0.1):
+            with contextlib.suppress(OSError, HarnessError):
+                self.reap()
+
+    def _start_reaper(self) -> None:
+        if self._reaper is None or not self._reaper.is_alive():
+            self._reaper_stop.clear()
+            self._reaper = threading.Thread(target=self._reap_loop, name="reaper", daemon=True)
+            self._reaper.start()
+
+    def _stop_reaper(self) -> None:
+        self._reaper_stop.set()
+        if self._reaper is not None:
+            self._reaper.join(timeout=5)
+            self._reaper = None
+
+    # -- node and component primitives -----------------------------------------------
+    def _require_cgroups(self, what: str) -> CgroupTree:
+        if self.cgroups is None:
+            raise PlatformError(f"{what} is unavailable here: needs {self.cgroups_unavailable}")
+        return self.cgroups
+
+    def _check_node(self, node: str) -> None:
+        if node not in self.topology.nodes:
+            raise ConfigError(f"no node named {node!r}; nodes: {', '.join(self.topology.nodes)}")
+
+    def crash_node(self, node: str) -> None:
+        self._check_node(node)
+        self._require_cgroups("crash_node").kill(node)
+        self.reap()
+
+    def freeze_node(self, node: str) -> None:
+        self._check_node(node)
+        self._require_cgroups("freeze_node").freeze(node)
+
+    def thaw_node(self, node: str) -> None:
+        self._check_node(node)
+        self._require_cgroups("thaw_node").thaw(node)
+
+    def _storage_target(self, target: str) -> str:
+        if target in self.topology.nodes:
+            return target
+        if target in self.topology.db_members:
+            return f"{self._node(target)}/{target}"
+        raise ConfigError(
+            f"storage throttling targets a node or a DB member; saw {target!r} "
+            f"(nodes: {', '.join(self.topology.nodes)}; "
+            f"members: {', '.join(self.topology.db_members)})"
+        )
+
+    def throttle_storage(self, target: str, limits: IoLimits) -> None:
+        cg = self._require_cgroups("throttle_storage")
+        cg.throttle(self._storage_target(target), block_device_of(self.plan.run_dir), limits)
+
+    def unthrottle_storage(self, target: str) -> None:
+        cg = self._require_cgroups("unthrottle_storage")
+        cg.unthrottle(self._storage_target(target), block_device_of(self.plan.run_dir))
+
+    def kill_component(self, name: str) -> None:
+        component = self.component(name)
+        self._require_cgroups("kill_component").kill(f"{component.node}/{name}")
+        self.reap()
+
+    def stop_component(self, name: str) -> None:
+        component = self.component(name)
+        component.stop()
+        self._stop_leaf(component)
+
+    def start_component(self, name: str) -> None:
+        self.component(name).start()
+
+    def leader(self) -> str | None:
+        return self.cluster.leader()
+
+    def switchover(self, candidate: str | None = None) -> str:
+        return self.cluster.switchover(candidate).new_leader
+
+    def failover(self, candidate: str) -> str:
+        return self.cluster.failover(candidate).new_leader
+
+    def set_app_weights(self, weights: Mapping[str, int]) -> None:
+        self.traefik.set_weights(dict(weights))
+
+    # -- status -----------------------------------------------------------------------
+    def status(self) -> StackStatus:
+        components = []
+        for component in self._components.values():
+            pid = component.pid()
+            if pid is None and self.cgroups is not None:
+                pids = self.cgroups.pids(f"{component.node}/{component.name}")
+                pid = pids[0] if pids else None
+            frozen = (
+                self.cgroups is not None
+                and self.cgroups.exists()
+                and self.cgroups.is_frozen(component.node)
+            )
+            if frozen:
+                health = Health.FROZEN
+            elif pid is None:
+                health = Health.STOPPED
+            else:
+                health = Health.UP if component.healthy() else Health.DOWN
+            components.append(
+                ComponentStatus(
+                    component.name, component.node, pid, self._address(component.name), health
+                )
+            )
+        members = []
+        with contextlib.suppress(HarnessError):
+            members = [
+                DbMemberStatus(m.name, m.role.value, m.state, m.timeline, m.lag_bytes)
+                for m in self.cluster.members()
+            ]
+        return StackStatus(
+            "local", self.plan.run_id, tuple(components), self.cluster.leader(), tuple(members)
+        )
+
+    def _address(self, name: str) -> str:
+        ports = self.plan.ports.get(name, {})
+        return ", ".join(f"{role}={port}" for role, port in ports.items())
+
+    def leftovers(self) -> list[str]:
+        """What a finished ``down`` must not leave: processes, listening ports, cgroups."""
+        found = []
+        if self.cgroups is not None and self.cgroups.exists():
+            found.append(f"cgroup tree of run {self.plan.run_id} still exists")
+        for component, roles in self.plan.ports.items():
+            for role, port in roles.items():
+                if port_is_listening(port):
+                    found.append(f"port {port} ({component} {role}) still listening")
+        for link, port in self.plan.proxy_ports.items():
+            if port_is_listening(port):
+                found.append(f"port {port} (proxy {link}) still listening")
+        return found
+
+
+def render_status(status: StackStatus) -> str:
+    lines = [
+        f"run {status.run_id} on the {status.platform} platform; leader: {status.leader or 'none'}"
+    ]
+    lines.append(f"{'component':<12} {'node':<8} {'pid':>7}  {'health':<7} ports")
+    for c in status.components:
+        lines.append(f"{c.name:<12} {c.node:<8} {c.pid or '-':>7}  {c.health.value:<7} {c.address}")
+    if status.db_members:
+        lines.append(
+            f"{'member':<12} {'role':<8} {'state':<10} {'timeline':>8} {'lag (bytes)':>12}"
+        )
+        for m in status.db_members:
+            lag = "-" if m.lag_bytes is None else str(m.lag_bytes)
+            lines.append(f"{m.name:<12} {m.role:<8} {m.state:<10} {m.timeline or '-':>8} {lag:>12}")
+    return "\n".join(lines)
+
+
+def status_as_json(status: StackStatus) -> str:
+    data = asdict(status)
+    for component in data["components"]:
+        component["health"] = component["health"].value
+    return json.dumps(data, indent=2)

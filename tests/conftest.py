@@ -1,0 +1,40 @@
+"""Shared fixtures. ``local_stack``: one real local stack for the whole test session
+(it takes most of a minute to start), created only when a test asks for it.
+
+Tests that break something restore it before they return, so the next test finds
+the stack whole; teardown proves ``down`` leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.platform.local.plan import make_plan
+from harness.platform.local.platform import LocalPlatform
+from harness.platform.local.topology import DEFAULT_TOPOLOGY
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[LocalPlatform]:
+    root = Path(tempfile.mkdtemp(prefix="odoo-res-stack-", dir="/var/tmp"))
+    root.chmod(0o755)
+    run_id = "t-" + secrets.token_hex(4)
+    plan = make_plan(run_id, root / run_id, DEFAULT_TOPOLOGY.read_text(), str(DEFAULT_TOPOLOGY))
+    plan.run_dir.mkdir()
+    plan.save()
+    platform = LocalPlatform(plan)
+    platform.up(progress=print)
+    try:
+        yield platform
+    finally:
+        platform.down(keep=False)
+        leftovers = platform.leftovers()
+        shutil.rmtree(root, ignore_errors=True)
+        assert leftovers == [], leftovers
+        assert not plan.run_dir.exists()

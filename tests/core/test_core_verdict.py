@@ -1,0 +1,201 @@
+"""evaluate_run: every verdict of a run, with sentences a person understands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from harness.core.ledger import ReadBack, WriteOutcome, WriteRecord
+from harness.core.samples import FlowSamples, Outcome, SampleSeries
+from harness.core.targets import FlowTarget, RecoveryTarget, SteadyStateSpec
+from harness.core.timeline import EventKind, Phase, Timeline, TimelineEvent
+from harness.core.verdict import (
+    LEDGER_SERIES,
+    RunData,
+    RunVerdicts,
+    SampleRange,
+    VerdictKind,
+    evaluate_run,
+    figure,
+    plain,
+)
+
+MS = 1_000_000
+S = 1_000 * MS
+NOON = 1_700_049_600 * S  # 2023-11-15 12:00:00 UTC
+TARGETS = (
+    FlowTarget("checkout", True, 99.0, 250.0, 900.0),
+    FlowTarget("stock", False, 90.0, 250.0),
+)
+
+
+def probe(flow: str, until_s: int, down: Callable[[int], bool]) -> FlowSamples:
+    series = SampleSeries(flow)
+    for start in range(0, until_s * S, 200 * MS):
+        if down(start):
+            series.add(start, start + S, Outcome.TIMEOUT, "timeout")
+        else:
+            series.add(start, start + 20 * MS, Outcome.OK)
+    return series.freeze()
+
+
+def run_with(
+    down: Callable[[int], bool],
+    *,
+    until_s: int = 200,
+    extra: tuple[TimelineEvent, ...] = (),
+    ledger: tuple[WriteRecord, ...] = (),
+    read_back: ReadBack | None = None,
+) -> RunVerdicts:
+    events = (
+        TimelineEvent(EventKind.PHASE_START, 0, "baseline", Phase.BASELINE),
+        TimelineEvent(EventKind.PHASE_START, 60 * S, "fault", Phase.FAULT),
+        TimelineEvent(EventKind.FAULT_INJECTED, 60 * S, "kill pg-1"),
+        TimelineEvent(EventKind.FAULT_LANDED, 61 * S, "primary pg-1 gone"),
+        TimelineEvent(EventKind.PHASE_START, 150 * S, "after", Phase.AFTER),
+        TimelineEvent(EventKind.RUN_END, until_s * S, "end"),
+        *extra,
+    )
+    run = RunData(
+        scenario="db-failover",
+        family="db-failover",
+        timeline=Timeline(mono_anchor_ns=0, wall_anchor_ns=NOON, events=events),
+        flows={
+            "checkout": probe("checkout", until_s, down),
+            "stock": probe("stock", until_s, down),
+        },
+        flow_targets=TARGETS,
+        steady=SteadyStateSpec(10.0, 30.0),
+        recovery_target=RecoveryTarget("db-failover", 30.0, 0.0, 0),
+        ledger=ledger,
+        read_back=read_back,
+    )
+    return evaluate_run(run)
+
+
+def outage_from_61_2_to_95(t: int) -> bool:
+    return 61_200 * MS <= t < 95 * S
+
+
+def test_a_slow_recovery_fails_rto_with_a_readable_sentence() -> None:
+    ledger = tuple(
+        WriteRecord(f"so-{i}", "sale", i * S, i * S + 50 * MS, WriteOutcome.OK) for i in range(1234)
+    )
+    result = run_with(
+        outage_from_61_2_to_95,
+        ledger=ledger,
+        read_back=ReadBack({f"so-{i}": 1 for i in range(1234)}),
+    )
+    (rto,) = [v for v in result.verdicts if v.kind is VerdictKind.RTO]
+    # Last failure starts 94.8 s, times out at 95.8 s, leaves the window at 105.8 s.
+    assert not rto.passed
+    assert rto.measured == 45.8
+    assert rto.target == 30.0
+    assert rto.window == (60 * S, 135_800 * MS)
+    assert rto.sample_refs == (SampleRange("checkout", 250, 679),)
+    assert rto.sentence.startswith(
+        "db-failover RTO 45.8 s exceeds target 30 s (outage from 12:01:01.200, steady again "
+        "at 12:01:45.800); detected +2.2 s, app reconnected +35.0 s, total outage 33.8 s; "
+        "0 of 1,234 acknowledged writes lost"
+    )
+    assert not result.passed
+    (landed,) = [v for v in result.verdicts if v.kind is VerdictKind.LANDED]
+    assert landed.passed
+    assert landed.sentence == "db-failover fault injected at 12:01:00.000 landed: primary pg-1 gone"
+
+
+def test_no_recovery_gives_a_failing_verdict_not_an_exception() -> None:
+    result = run_with(lambda t: t >= 61 * S, until_s=180)
+    (rto,) = [v for v in result.verdicts if v.kind is VerdictKind.RTO]
+    assert not rto.passed
+    assert rto.measured is None
+    assert rto.sentence.startswith(
+        "db-failover not recovered within 120.0 s of observation (target 30 s; "
+        "outage from 12:01:01.000, not steady for 30 s by 12:03:00.000)"
+    )
+    assert result.recovery is not None
+    assert not result.recovery.recovered
+
+
+def test_a_quick_recovery_passes_and_the_gating_phases_are_judged() -> None:
+    result = run_with(lambda t: 61 * S <= t < 70 * S)
+    (rto,) = [v for v in result.verdicts if v.kind is VerdictKind.RTO]
+    assert rto.passed
+    assert rto.measured == 20.8
+    slo = [v for v in result.verdicts if v.kind is VerdictKind.SLO]
+    # Two gating phases x (checkout: availability, p95, p99; stock: availability, p95).
+    assert len(slo) == 10
+    assert all(v.passed for v in slo)
+    assert slo[0].sentence == (
+        "db-failover checkout availability 100.00 % meets target 99 % in baseline "
+        "(12:00:00.000-12:01:00.000, 300 samples, error-budget burn 0.00)"
+    )
+    assert slo[1].sentence.startswith("db-failover checkout p95 latency 20 ms within target 250 ms")
+    assert {p.phase for p in result.slo} == {Phase.BASELINE, Phase.FAULT, Phase.AFTER}
+    assert result.passed
+
+
+def test_lost_writes_fail_rpo_and_name_the_keys() -> None:
+    ledger = (
+        WriteRecord("so-1", "sale", 50 * S, 50_100 * MS, WriteOutcome.OK),
+        WriteRecord("so-2", "sale", 57 * S, 57_600 * MS, WriteOutcome.OK),
+        WriteRecord("so-3", "sale", 59 * S, 60_500 * MS, WriteOutcome.UNKNOWN),
+        WriteRecord("so-4", "sale", 59 * S, 60_200 * MS, WriteOutcome.FAIL),
+    )
+    result = run_with(
+        lambda t: 61 * S <= t < 70 * S,
+        ledger=ledger,
+        read_back=ReadBack({"so-1": 1, "so-4": 1}),
+    )
+    (rpo,) = [v for v in result.verdicts if v.kind is VerdictKind.RPO]
+    assert not rpo.passed
+    assert rpo.measured == 2.4
+    assert rpo.sample_refs == (SampleRange(LEDGER_SERIES, 1, 2),)
+    assert rpo.sentence == (
+        "db-failover RPO 2.4 s misses target 0 s and 0 lost writes: 1 of 2 acknowledged "
+        "writes lost (so-2); 1 unknown writes resolved by read-back (0 present, 1 absent)"
+    )
+    (integrity,) = [v for v in result.verdicts if v.kind is VerdictKind.INVARIANT]
+    assert not integrity.passed
+    assert integrity.sentence == (
+        "db-failover write-ledger integrity violated: 1 writes reported failed but present (so-4)"
+    )
+    assert integrity.sample_refs == (SampleRange(LEDGER_SERIES, 3, 4),)
+
+
+def test_a_ledger_without_read_back_cannot_pass() -> None:
+    ledger = (WriteRecord("so-1", "sale", 50 * S, 50_100 * MS, WriteOutcome.OK),)
+    result = run_with(lambda t: False, ledger=ledger)
+    (rpo,) = [v for v in result.verdicts if v.kind is VerdictKind.RPO]
+    assert not rpo.passed
+    assert "nothing was read back" in rpo.sentence
+
+
+def test_abort_and_a_fault_that_did_not_land_fail_the_run() -> None:
+    extra = (
+        TimelineEvent(EventKind.FAULT_DID_NOT_LAND, 62 * S, "added latency 0 ms, expected 500"),
+        TimelineEvent(EventKind.ABORT, 100 * S, "Ctrl-C"),
+    )
+    result = run_with(lambda t: False, extra=extra)
+    kinds = {v.kind: v for v in result.failed}
+    assert kinds[VerdictKind.ABORT].sentence == "db-failover aborted at 12:01:40.000: Ctrl-C"
+    assert kinds[VerdictKind.LANDED].sentence == (
+        "db-failover fault injected at 12:01:00.000 did not land: added latency 0 ms, expected 500"
+    )
+
+
+def test_numbers_are_formatted_for_people() -> None:
+    assert plain(30.0) == "30"
+    assert plain(99.9) == "99.9"
+    assert plain(1500.0) == "1,500"
+    assert figure(34.2499, 30.0) == "34.2"
+    assert figure(30.04, 30.0) == "30.04"
+    assert figure(1234.5, None) == "1,234.5"
+
+
+def test_recovery_before_the_revert_is_said_as_such() -> None:
+    revert = (TimelineEvent(EventKind.FAULT_REVERTED, 90 * S, "node-a back"),)
+    result = run_with(lambda t: 61 * S <= t < 70 * S, extra=revert)
+    (rto,) = [v for v in result.verdicts if v.kind is VerdictKind.RTO]
+    assert "steady 9.2 s before revert" in rto.sentence
+    assert result.recovery is not None
+    assert result.recovery.rec_after_revert_ns == -9_200_000_000
