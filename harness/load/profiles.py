@@ -1,0 +1,370 @@
+"""Load profiles: who the warehouse users are, how they pace themselves, and the load shape.
+
+This module owns ``fixtures/load-profiles.yaml``: per profile (``smoke``, ``nightly``,
+``peak``, ...) the user mix (one entry per ``UserRole`` with its weight and think time,
+plus the role's own knobs), the request timeout, and the stages of the load shape (users,
+spawn rate, duration), as frozen objects. The locustfile imports it (it is pure: PyYAML
+and the service-levels reader only), so the harness and Locust read one definition.
+
+Problems are reported the way ``harness.levels`` reports the service levels, reusing its
+reader: all of them together, each as ``file:line:column: yaml.path: expected X, saw Y;
+hint``, raised as one ``LoadProfileError``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from harness.errors import ConfigError
+from harness.levels import _TAG, _compose, _describe, _Field, _join, _Kind, _Reader, _suggest
+
+DEFAULT_LOAD_PROFILES: Path = (
+    Path(__file__).resolve().parents[2] / "fixtures" / "load-profiles.yaml"
+)
+
+
+class LoadProfileError(ConfigError):
+    """The load-profiles file has one or more problems, or lacks the profile asked for."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.path = path
+        self.problems = list(problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        body = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{path}: {count} {noun} in the load profiles:\n{body}")
+
+
+class UserRole(StrEnum):
+    """The warehouse users the locustfile simulates (one Locust user class each)."""
+
+    PICKER = "picker"
+    RECEIVER = "receiver"
+    ORDER_IMPORTER = "order_importer"
+    REPORTER = "reporter"
+
+
+@dataclass(frozen=True)
+class ThinkTime:
+    """Seconds a user waits between two of its tasks, drawn uniformly."""
+
+    min_s: float
+    max_s: float
+
+
+@dataclass(frozen=True)
+class PickerTasks:
+    """Relative weights of a picker's two tasks: scan a barcode, validate a delivery."""
+
+    scan_weight: int
+    pick_weight: int
+
+
+@dataclass(frozen=True)
+class OrderBatches:
+    """An importer sends ``orders_per_batch`` orders, then pauses like an EDI feed."""
+
+    orders_per_batch: int
+    lines_per_order: int
+    batch_pause_s: float
+
+
+@dataclass(frozen=True)
+class UserMix:
+    """One role in a profile; ``picker``/``batches`` are set for that role only."""
+
+    role: UserRole
+    weight: int
+    think: ThinkTime
+    picker: PickerTasks | None = None
+    batches: OrderBatches | None = None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Hold ``users`` (reached at ``spawn_rate`` users/s) for ``duration_s``."""
+
+    duration_s: float
+    users: int
+    spawn_rate: int
+
+
+@dataclass(frozen=True)
+class LoadProfile:
+    name: str
+    description: str
+    request_timeout_s: float
+    users: tuple[UserMix, ...]
+    stages: tuple[Stage, ...]
+
+    @property
+    def duration_s(self) -> float:
+        return sum(stage.duration_s for stage in self.stages)
+
+    def stage_at(self, elapsed_s: float) -> Stage | None:
+        """The stage running ``elapsed_s`` after the start; None once the last one ended."""
+        end = 0.0
+        for stage in self.stages:
+            end += stage.duration_s
+            if elapsed_s < end:
+                return stage
+        return None
+
+    def user(self, role: UserRole) -> UserMix | None:
+        return next((mix for mix in self.users if mix.role is role), None)
+
+
+@dataclass(frozen=True)
+class LoadProfiles:
+    source: str
+    profiles: tuple[LoadProfile, ...]
+
+    def get(self, name: str) -> LoadProfile:
+        for profile in self.profiles:
+            if profile.name == name:
+                return profile
+        known = tuple(p.name for p in self.profiles)
+        raise LoadProfileError(
+            self.source,
+            [
+                f"{self.source}: profiles.{name}: expected one of {', '.join(known)}, saw "
+                f"no profile {name!r}; {_suggest(name, known)}"
+            ],
+        )
+
+
+def load_profiles(path: Path) -> LoadProfiles:
+    """Read and validate ``path``; LoadProfileError lists every problem found."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "bytes that are not UTF-8"
+        raise LoadProfileError(
+            source,
+            [
+                f"{source}:1:1: (file): expected a readable UTF-8 load-profiles file, saw "
+                f"{reason}; check the path, or start from a copy of {DEFAULT_LOAD_PROFILES}"
+            ],
+        ) from None
+    return parse_profiles(text, source)
+
+
+def parse_profiles(text: str, source: str) -> LoadProfiles:
+    """Validate load profiles given as YAML text; ``source`` names it in problems."""
+    reader = _ProfileReader()
+    root = _document_root(text, reader)
+    profiles = None if root is None else reader.profiles(root)
+    if reader.problems or profiles is None:
+        problems = sorted(reader.problems, key=lambda p: (p.line, p.column))
+        raise LoadProfileError(source, [p.format(source) for p in problems])
+    return LoadProfiles(source, profiles)
+
+
+# --- reading -------------------------------------------------------------------------
+
+_WEIGHT = _Field("weight", _Kind.COUNT, "3")
+_THINK = (
+    _Field("think_min_s", _Kind.SECONDS, "0.5", allow_zero=True),
+    _Field("think_max_s", _Kind.SECONDS, "2", allow_zero=True),
+)
+_PICKER = (
+    _Field("scan_weight", _Kind.COUNT, "4", allow_zero=True),
+    _Field("pick_weight", _Kind.COUNT, "1", allow_zero=True),
+)
+_BATCHES = (
+    _Field("orders_per_batch", _Kind.COUNT, "10"),
+    _Field("lines_per_order", _Kind.COUNT, "3"),
+    _Field("batch_pause_s", _Kind.SECONDS, "30", allow_zero=True),
+)
+_ROLE_FIELDS: dict[UserRole, tuple[_Field, ...]] = {
+    UserRole.PICKER: (_WEIGHT, *_THINK, *_PICKER),
+    UserRole.RECEIVER: (_WEIGHT, *_THINK),
+    UserRole.ORDER_IMPORTER: (_WEIGHT, *_THINK, *_BATCHES),
+    UserRole.REPORTER: (_WEIGHT, *_THINK),
+}
+_STAGE = (
+    _Field("duration_s", _Kind.SECONDS, "60"),
+    _Field("users", _Kind.COUNT, "10", allow_zero=True),
+    _Field("spawn_rate", _Kind.COUNT, "5"),
+)
+_TIMEOUT = _Field("request_timeout_s", _Kind.SECONDS, "10")
+_DEFAULT_TIMEOUT_S = 10.0
+
+
+def _document_root(text: str, reader: _ProfileReader) -> Node | None:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        # The service-levels reader reports syntax errors (every tab, then the rest).
+        return _compose(text, reader)
+    if root is None or (isinstance(root, ScalarNode) and root.tag == _TAG + "null"):
+        reader.add_at(
+            1,
+            1,
+            "(document)",
+            "expected a mapping with version and profiles, saw an empty document; "
+            f"start from a copy of {DEFAULT_LOAD_PROFILES}",
+        )
+        return None
+    return root
+
+
+class _ProfileReader(_Reader):
+    def profiles(self, root: Node) -> tuple[LoadProfile, ...] | None:
+        self._duplicates(root)
+        if not isinstance(root, MappingNode):
+            self.add(
+                root,
+                "(document)",
+                f"expected a mapping with version and profiles, saw {_describe(root)}; "
+                f"start from a copy of {DEFAULT_LOAD_PROFILES}",
+            )
+            return None
+        entries = self.entries(root, "")
+        self.check_keys(entries, "", root, ("version", "profiles"))
+        version = self.version(entries.get("version"))
+        node = self.mapping(entries.get("profiles"), "profiles")
+        if node is None:
+            return None
+        profiles: list[LoadProfile] = []
+        for name, (key, value) in self.entries(node, "profiles").items():
+            profile = self.profile(name, key, value)
+            if profile is not None:
+                profiles.append(profile)
+        if not node.value:
+            self.add(node, "profiles", "expected at least one profile, saw none; add smoke")
+        if version is None or self.problems:
+            return None
+        return tuple(profiles)
+
+    def profile(self, name: str, key: ScalarNode, node: Node) -> LoadProfile | None:
+        path = _join("profiles", name)
+        if not isinstance(node, MappingNode):
+            self.add(node, path, f"expected a mapping, saw {_describe(node)}; indent keys under it")
+            return None
+        entries = self.entries(node, path)
+        self.check_keys(
+            entries, path, key, ("users", "stages"), ("description", "request_timeout_s")
+        )
+        description = ""
+        if "description" in entries:
+            description = self.text(entries["description"], _join(path, "description")) or ""
+        timeout = self.numbers_and_bools(entries, path, (_TIMEOUT,))
+        users = self.users(entries.get("users"), _join(path, "users"))
+        stages = self.stages(entries.get("stages"), _join(path, "stages"))
+        if timeout is None or users is None or stages is None:
+            return None
+        return LoadProfile(
+            name=name,
+            description=description,
+            request_timeout_s=float(timeout.get(_TIMEOUT.key, _DEFAULT_TIMEOUT_S)),
+            users=users,
+            stages=stages,
+        )
+
+    def users(self, item: tuple[ScalarNode, Node] | None, path: str) -> tuple[UserMix, ...] | None:
+        node = self.mapping(item, path)
+        if item is None or node is None:
+            return None
+        known = tuple(role.value for role in UserRole)
+        result: list[UserMix] = []
+        sound = True
+        for name, (key, value) in self.entries(node, path).items():
+            if name not in known:
+                self.add(
+                    key,
+                    _join(path, name),
+                    f"expected a warehouse user ({', '.join(known)}), saw {name!r}; "
+                    + _suggest(name, known),
+                )
+                sound = False
+                continue
+            mix = self.user_mix(UserRole(name), key, value, _join(path, name))
+            if mix is None:
+                sound = False
+            else:
+                result.append(mix)
+        if not node.value:
+            self.add(node, path, "expected at least one user role, saw none; add picker")
+            return None
+        return tuple(result) if sound else None
+
+    def user_mix(self, role: UserRole, key: ScalarNode, node: Node, path: str) -> UserMix | None:
+        if not isinstance(node, MappingNode):
+            self.add(node, path, f"expected a mapping, saw {_describe(node)}; indent keys under it")
+            return None
+        fields = _ROLE_FIELDS[role]
+        entries = self.entries(node, path)
+        self.check_keys(entries, path, key, tuple(f.key for f in fields))
+        values = self.numbers_and_bools(entries, path, fields)
+        if values is None or len(values) < len(fields):
+            return None
+        think = ThinkTime(float(values["think_min_s"]), float(values["think_max_s"]))
+        if think.min_s > think.max_s:
+            self.add(
+                entries["think_min_s"][1],
+                _join(path, "think_min_s"),
+                f"expected think_min_s <= think_max_s ({think.max_s:g}), saw {think.min_s:g}; "
+                "swap or correct them",
+            )
+            return None
+        picker = batches = None
+        if role is UserRole.PICKER:
+            picker = PickerTasks(int(values["scan_weight"]), int(values["pick_weight"]))
+            if picker.scan_weight + picker.pick_weight == 0:
+                self.add(
+                    key,
+                    _join(path, "scan_weight"),
+                    "expected a task weight above 0, saw scan_weight and pick_weight both 0; "
+                    "give the picker something to do (scan_weight: 4)",
+                )
+                return None
+        if role is UserRole.ORDER_IMPORTER:
+            batches = OrderBatches(
+                int(values["orders_per_batch"]),
+                int(values["lines_per_order"]),
+                float(values["batch_pause_s"]),
+            )
+        return UserMix(role, int(values["weight"]), think, picker, batches)
+
+    def stages(self, item: tuple[ScalarNode, Node] | None, path: str) -> tuple[Stage, ...] | None:
+        if item is None:
+            return None
+        _, node = item
+        if not isinstance(node, SequenceNode) or not node.value:
+            self.add(
+                node,
+                path,
+                f"expected a non-empty list of stages, saw {_describe(node)}; write "
+                "- {duration_s: 60, users: 10, spawn_rate: 5}",
+            )
+            return None
+        result: list[Stage] = []
+        sound = True
+        for index, member in enumerate(node.value):
+            member_path = f"{path}[{index}]"
+            if not isinstance(member, MappingNode):
+                self.add(
+                    member,
+                    member_path,
+                    f"expected a mapping, saw {_describe(member)}; write "
+                    "{duration_s: 60, users: 10, spawn_rate: 5}",
+                )
+                sound = False
+                continue
+            entries = self.entries(member, member_path)
+            self.check_keys(entries, member_path, member, tuple(f.key for f in _STAGE))
+            values = self.numbers_and_bools(entries, member_path, _STAGE)
+            if values is None or len(values) < len(_STAGE):
+                sound = False
+                continue
+            result.append(
+                Stage(float(values["duration_s"]), int(values["users"]), int(values["spawn_rate"]))
+            )
+        return tuple(result) if sound else None
