@@ -16,14 +16,14 @@ from __future__ import annotations
 import httpx
 
 from harness.platform.local.context import StackContext
+from harness.platform.local.daemon import Daemon
 from harness.platform.local.ports import LOOPBACK
-from harness.platform.local.process import Process, ProcessSpec, spawn, wait_ready
 
 ETCD_BINARY = "/usr/bin/etcd"
 START_TIMEOUT_S = 30.0
 
 
-class Etcd:
+class Etcd(Daemon):
     """A single-member etcd cluster; satisfies ``LocalComponent``."""
 
     def __init__(
@@ -34,20 +34,9 @@ class Etcd:
         peer_port: int,
         name: str = "etcd",
     ) -> None:
-        self._ctx = ctx
-        self._node = node
-        self._name = name
+        super().__init__(ctx, node, name)
         self.client_port = client_port
         self.peer_port = peer_port
-        self._process: Process | None = None
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def node(self) -> str:
-        return self._node
 
     @property
     def url(self) -> str:
@@ -79,23 +68,12 @@ class Etcd:
         ]
 
     def start(self) -> None:
-        if self._process is not None and self._process.alive():
-            return
-        self._process = spawn(
-            ProcessSpec(
-                name=self._name,
-                argv=self.argv(),
-                log_path=self._ctx.log_path(self._name),
-                cgroup_procs=self._ctx.cgroup_procs(self._node, self._name),
-            )
+        self._launch(
+            self.argv(),
+            ready=self.healthy,
+            what=f"GET {self.url}/health",
+            timeout_s=START_TIMEOUT_S,
         )
-        wait_ready(self._process, self.healthy, START_TIMEOUT_S, f"GET {self.url}/health")
-
-    def stop(self, grace_s: float = 10.0) -> None:
-        if self._process is None:
-            return
-        self._process.stop(grace_s)
-        self._process = None
 
     def healthy(self) -> bool:
         try:
@@ -103,8 +81,3 @@ class Etcd:
             return response.status_code == 200 and response.json().get("health") == "true"
         except (httpx.HTTPError, ValueError):
             return False
-
-    def pid(self) -> int | None:
-        if self._process is None or not self._process.alive():
-            return None
-        return self._process.pid

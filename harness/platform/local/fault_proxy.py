@@ -18,7 +18,7 @@ import httpx
 from harness.errors import ComponentFailed
 from harness.platform.endpoints import HostPort
 from harness.platform.local.context import StackContext
-from harness.platform.local.process import Process, ProcessSpec, spawn, wait_ready
+from harness.platform.local.daemon import Daemon
 from harness.toxiproxy import is_ready, toxiproxy_command
 
 
@@ -39,25 +39,15 @@ def toxiproxy_argv(api: HostPort) -> list[str]:
     return toxiproxy_command(api.host, api.port)
 
 
-class FaultProxy:
+class FaultProxy(Daemon):
     """The Toxiproxy server component, with its proxies created at start."""
 
     def __init__(
         self, ctx: StackContext, node: str, api: HostPort, routes: list[ProxyRoute]
     ) -> None:
-        self._ctx = ctx
-        self._node = node
+        super().__init__(ctx, node, "toxiproxy")
         self.api = api
         self.routes = list(routes)
-        self._process: Process | None = None
-
-    @property
-    def name(self) -> str:
-        return "toxiproxy"
-
-    @property
-    def node(self) -> str:
-        return self._node
 
     @property
     def api_url(self) -> str:
@@ -71,14 +61,14 @@ class FaultProxy:
         raise KeyError(f"no proxied link named {name!r}; links: {known}")
 
     def start(self) -> None:
-        spec = ProcessSpec(
-            name=self.name,
-            argv=toxiproxy_argv(self.api),
-            log_path=self._ctx.log_path(self.name),
-            cgroup_procs=self._ctx.cgroup_procs(self._node, self.name),
+        if self.running():
+            return
+        self._launch(
+            toxiproxy_argv(self.api),
+            ready=self.healthy,
+            what=f"GET {self.api_url}/version",
+            timeout_s=30,
         )
-        self._process = spawn(spec)
-        wait_ready(self._process, self.healthy, 30, f"GET {self.api_url}/version")
         self._populate()
 
     def _populate(self) -> None:
@@ -94,14 +84,5 @@ class FaultProxy:
                 f"{response.text[:500]}"
             )
 
-    def stop(self, grace_s: float = 10.0) -> None:
-        if self._process is not None:
-            self._process.stop(grace_s)
-
     def healthy(self) -> bool:
         return is_ready(self.api.host, self.api.port)
-
-    def pid(self) -> int | None:
-        if self._process is not None and self._process.alive():
-            return self._process.pid
-        return None

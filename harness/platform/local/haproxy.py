@@ -26,9 +26,10 @@ import psycopg
 from harness.errors import ConfigError, PlatformError
 from harness.platform.endpoints import HostPort
 from harness.platform.local.context import StackContext
+from harness.platform.local.daemon import Daemon
 from harness.platform.local.patroni import DbCredentials
 from harness.platform.local.ports import LOOPBACK
-from harness.platform.local.process import Process, ProcessSpec, require_binary, spawn, wait_ready
+from harness.platform.local.process import require_binary
 
 START_TIMEOUT_S = 30.0
 
@@ -51,7 +52,7 @@ class ServerStatus:
     status: str
 
 
-class HAProxy:
+class HAProxy(Daemon):
     """HAProxy routing ``rw`` to the primary and ``ro`` to replicas; a ``LocalComponent``.
 
     ``members`` are ``(name, PostgreSQL address, Patroni REST address)``; ``credentials``
@@ -80,9 +81,7 @@ class HAProxy:
                 "HAProxy check_interval_ms, fall and rise must be positive, saw "
                 f"{check_interval_ms}, {fall}, {rise}"
             )
-        self._ctx = ctx
-        self._node = node
-        self._name = name
+        super().__init__(ctx, node, name)
         self.rw_port = rw_port
         self.ro_port = ro_port
         self.stats_port = stats_port
@@ -91,15 +90,6 @@ class HAProxy:
         self.check_interval_ms = check_interval_ms
         self.fall = fall
         self.rise = rise
-        self._process: Process | None = None
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def node(self) -> str:
-        return self._node
 
     @property
     def rw(self) -> HostPort:
@@ -143,32 +133,18 @@ class HAProxy:
         return "\n".join(sections)
 
     def start(self) -> None:
-        if self._process is not None and self._process.alive():
+        if self.running():
             return
         binary = require_binary("haproxy", "install Debian's haproxy (`apt-get install haproxy`)")
         config_path = self._ctx.data_dir(self._name) / "haproxy.cfg"
         config_path.write_text(self.config())
-        self._process = spawn(
-            ProcessSpec(
-                name=self._name,
-                argv=[binary, "-db", "-f", str(config_path)],
-                log_path=self._ctx.log_path(self._name),
-                cgroup_procs=self._ctx.cgroup_procs(self._node, self._name),
-            )
-        )
-        wait_ready(
-            self._process,
-            self.healthy,
-            START_TIMEOUT_S,
-            f"exactly one rw server UP on {self.stats_url} and a primary behind {self.rw}",
+        self._launch(
+            [binary, "-db", "-f", str(config_path)],
+            ready=self.healthy,
+            what=f"exactly one rw server UP on {self.stats_url} and a primary behind {self.rw}",
+            timeout_s=START_TIMEOUT_S,
             interval_s=0.2,
         )
-
-    def stop(self, grace_s: float = 10.0) -> None:
-        if self._process is None:
-            return
-        self._process.stop(grace_s)
-        self._process = None
 
     def servers(self) -> list[ServerStatus]:
         """The rw and ro servers with their check status, from the stats CSV."""
@@ -209,8 +185,3 @@ class HAProxy:
             return len(self.rw_servers_up()) == 1 and self.reaches_primary()
         except PlatformError:
             return False
-
-    def pid(self) -> int | None:
-        if self._process is None or not self._process.alive():
-            return None
-        return self._process.pid

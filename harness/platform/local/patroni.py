@@ -34,8 +34,8 @@ import yaml
 from harness.errors import ComponentFailed, ConfigError, PlatformError, PrerequisiteMissing
 from harness.platform.endpoints import HostPort
 from harness.platform.local.context import StackContext
+from harness.platform.local.daemon import Daemon
 from harness.platform.local.ports import LOOPBACK
-from harness.platform.local.process import Process, ProcessSpec, spawn, wait_ready
 
 PATRONI_BINARY = "/usr/bin/patroni"
 POSTGRESQL_ROOT = Path("/usr/lib/postgresql")
@@ -174,7 +174,7 @@ def _require_patroni() -> None:
         )
 
 
-class PatroniMember:
+class PatroniMember(Daemon):
     """One Patroni-managed PostgreSQL member; satisfies ``LocalComponent``."""
 
     def __init__(
@@ -191,9 +191,7 @@ class PatroniMember:
         credentials: DbCredentials,
         archive_command: str | None = None,
     ) -> None:
-        self._ctx = ctx
-        self._node = node
-        self._name = name
+        super().__init__(ctx, node, name)
         self.scope = scope
         self.pg_port = pg_port
         self.rest_port = rest_port
@@ -202,16 +200,8 @@ class PatroniMember:
         self.credentials = credentials
         self.archive_command = archive_command
         self._member_dir = ctx.data_dir(name, owner=ctx.db_user, mode=0o700)
-        self._process: Process | None = None
 
     # -- identity ---------------------------------------------------------------------
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def node(self) -> str:
-        return self._node
 
     @property
     def pg_address(self) -> HostPort:
@@ -360,25 +350,16 @@ class PatroniMember:
 
     # -- lifecycle --------------------------------------------------------------------
     def start(self) -> None:
-        if self._process is not None and self._process.alive():
+        if self.running():
             return
         _require_patroni()
-        config_path = self.write_config()
-        self._process = spawn(
-            ProcessSpec(
-                name=self._name,
-                argv=[PATRONI_BINARY, str(config_path)],
-                log_path=self._ctx.log_path(self._name),
-                cwd=self.member_dir,
-                user=self._ctx.db_user.name,
-                cgroup_procs=self._ctx.cgroup_procs(self._node, self._name),
-            )
-        )
-        wait_ready(
-            self._process,
-            self._serving,
-            START_TIMEOUT_S,
-            f"leader (GET {self.rest_url}/primary 200) or streaming replica",
+        self._launch(
+            [PATRONI_BINARY, str(self.write_config())],
+            ready=self._serving,
+            what=f"leader (GET {self.rest_url}/primary 200) or streaming replica",
+            timeout_s=START_TIMEOUT_S,
+            cwd=self.member_dir,
+            user=self._ctx.db_user.name,
             interval_s=0.2,
         )
 
@@ -396,8 +377,7 @@ class PatroniMember:
         # Patroni stops PostgreSQL itself on SIGTERM (a fast shutdown, then its own exit).
         # The postmaster runs in its own session, so whatever outlives the grace period is
         # killed through the member's cgroup leaf rather than its process group.
-        self._process.stop(grace_s)
-        self._process = None
+        super().stop(grace_s)
         cgroups = self._ctx.cgroups
         leaf = f"{self._node}/{self._name}"
         if cgroups is None:
@@ -409,11 +389,6 @@ class PatroniMember:
 
     def healthy(self) -> bool:
         return _get_status(f"{self.rest_url}/health") == 200
-
-    def pid(self) -> int | None:
-        if self._process is None or not self._process.alive():
-            return None
-        return self._process.pid
 
 
 def _get_status(url: str) -> int | None:

@@ -14,13 +14,10 @@ from typing import BinaryIO
 
 from harness.errors import PlatformError
 from harness.platform.local.context import StackContext
+from harness.platform.local.daemon import Daemon
 from harness.platform.local.ports import LOOPBACK
 from harness.platform.local.process import (
-    Process,
-    ProcessSpec,
     require_binary,
-    spawn,
-    wait_ready,
 )
 
 START_TIMEOUT_S = 20.0
@@ -75,7 +72,7 @@ def redis_command(port: int, *args: str | bytes, timeout_s: float = 2.0) -> Resp
             return _read_reply(stream)
 
 
-class Redis:
+class Redis(Daemon):
     """``redis-server`` bound to 127.0.0.1:``port``, data in its own data dir."""
 
     def __init__(
@@ -87,21 +84,10 @@ class Redis:
         name: str = "redis",
         persistence: bool = False,
     ) -> None:
-        self._ctx = ctx
-        self._node = node
-        self._name = name
+        super().__init__(ctx, node, name)
         self.port = port
         self._persistence = persistence
         self._data = ctx.data_dir(name, mode=0o700)
-        self._process: Process | None = None
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def node(self) -> str:
-        return self._node
 
     def _write_config(self) -> Path:
         persistence = (
@@ -124,36 +110,17 @@ class Redis:
         return path
 
     def start(self) -> None:
-        if self._process is not None and self._process.alive():
-            return
         binary = require_binary("redis-server", "install it with `apt-get install redis-server`.")
-        spec = ProcessSpec(
-            name=self._name,
-            argv=[binary, str(self._write_config())],
-            log_path=self._ctx.log_path(self._name),
+        self._launch(
+            [binary, str(self._write_config())],
+            ready=self.healthy,
+            what="PING answered with PONG",
+            timeout_s=START_TIMEOUT_S,
             cwd=self._data,
-            cgroup_procs=self._ctx.cgroup_procs(self._node, self._name),
         )
-        self._process = spawn(spec)
-        try:
-            wait_ready(self._process, self.healthy, START_TIMEOUT_S, "PING answered with PONG")
-        except BaseException:
-            # A component that never became ready must not outlive the error.
-            self.stop()
-            raise
-
-    def stop(self, grace_s: float = 10.0) -> None:
-        if self._process is not None:
-            self._process.stop(grace_s)
-            self._process = None
 
     def healthy(self) -> bool:
         try:
             return redis_command(self.port, "PING", timeout_s=1.0) == "PONG"
         except (OSError, RespError):
             return False
-
-    def pid(self) -> int | None:
-        if self._process is not None and self._process.alive():
-            return self._process.pid
-        return None

@@ -21,8 +21,8 @@ from pathlib import Path
 from harness.errors import PrerequisiteMissing
 from harness.platform.endpoints import HostPort, S3Access
 from harness.platform.local.context import StackContext
+from harness.platform.local.daemon import Daemon
 from harness.platform.local.ports import LOOPBACK
-from harness.platform.local.process import Process, ProcessSpec, spawn, wait_ready
 from harness.platform.local.tls import ensure_tls
 from harness.s3 import S3Client
 
@@ -69,7 +69,7 @@ def weed_binary() -> str:
     return found
 
 
-class SeaweedFS:
+class SeaweedFS(Daemon):
     """``weed server -s3`` with an S3 identity file and the run's buckets."""
 
     def __init__(
@@ -86,9 +86,7 @@ class SeaweedFS:
         buckets: Sequence[str] = ("attachments", "backups"),
         name: str = "seaweedfs",
     ) -> None:
-        self._ctx = ctx
-        self._node = node
-        self._name = name
+        super().__init__(ctx, node, name)
         self.s3_port = s3_port
         self.master_port = master_port
         self.volume_port = volume_port
@@ -98,15 +96,6 @@ class SeaweedFS:
         self.buckets = tuple(buckets)
         self._tls = ensure_tls(ctx)
         self._data = ctx.data_dir(name, mode=0o700)
-        self._process: Process | None = None
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def node(self) -> str:
-        return self._node
 
     @property
     def access(self) -> S3Access:
@@ -185,33 +174,23 @@ class SeaweedFS:
         ]
 
     def start(self) -> None:
-        if self._process is not None and self._process.alive():
-            return
-        identities = self._write_identities()
-        spec = ProcessSpec(
-            name=self._name,
-            argv=self._argv(identities),
-            log_path=self._ctx.log_path(self._name),
+        self._launch(
+            self._argv(self._write_identities()),
+            ready=self._ready,
+            what="authenticated S3 ListBuckets, buckets created, an object written and read back",
+            timeout_s=START_TIMEOUT_S,
             cwd=self._data,
-            cgroup_procs=self._ctx.cgroup_procs(self._node, self._name),
         )
-        self._process = spawn(spec)
-        try:
-            wait_ready(self._process, self.healthy, START_TIMEOUT_S, "authenticated S3 ListBuckets")
-            with S3Client.from_access(self.access) as client:
-                for bucket in self.buckets:
+
+    def _ready(self) -> bool:
+        if not self.healthy():
+            return False
+        with S3Client.from_access(self.access, timeout_s=2.0) as client:
+            existing = set(client.list_buckets())
+            for bucket in self.buckets:
+                if bucket not in existing:
                     client.create_bucket(bucket)
-            if self.buckets:
-                wait_ready(
-                    self._process,
-                    self._round_trip,
-                    START_TIMEOUT_S,
-                    "an object written and read back",
-                )
-        except BaseException:
-            # A component that never became ready must not outlive the error.
-            self.stop()
-            raise
+        return not self.buckets or self._round_trip()
 
     def _round_trip(self) -> bool:
         # Listing touches only the filer; after a restart reads fail until the volume
@@ -224,11 +203,9 @@ class SeaweedFS:
             return ok
 
     def stop(self, grace_s: float = 10.0) -> None:
-        if self._process is not None:
-            # weed's graceful shutdown hangs on its own gRPC streams (measured: never done
-            # within 10 s); its volume files are written through, so a short grace suffices.
-            self._process.stop(min(grace_s, STOP_GRACE_S))
-            self._process = None
+        # weed's graceful shutdown hangs on its own gRPC streams (measured: never done
+        # within 10 s); its volume files are written through, so a short grace suffices.
+        super().stop(min(grace_s, STOP_GRACE_S))
         # weed also puts gRPC unix sockets in /tmp, named by port, and leaves them behind.
         for port in (self._grpc.master, self._grpc.volume, self._grpc.filer, self._grpc.s3):
             for service in ("master", "volume", "filer", "s3"):
@@ -241,8 +218,3 @@ class SeaweedFS:
         except Exception:
             return False
         return True
-
-    def pid(self) -> int | None:
-        if self._process is not None and self._process.alive():
-            return self._process.pid
-        return None

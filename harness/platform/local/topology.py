@@ -1,7 +1,13 @@
 """The local platform's topology: nodes, the components on each, and timings.
 
-Parsed once from ``fixtures/topology.yaml`` (or ``--topology FILE``) into frozen
-objects; every problem in the file is reported together.
+Parsed once from ``fixtures/topology.yaml`` (or ``--topology FILE``) into frozen objects
+with ``harness.yamlread``: every problem in the file is reported together, each as
+``file:line:column: yaml.path: expected X, saw Y; hint``, raised as one ``TopologyError``.
+
+Rules: each of ``SINGLETONS`` runs on exactly one node; the other components are named
+``pg-N`` (at least two, so Patroni has a replica to fail over to) and ``app-N`` (at
+least one), each on one node; Patroni's own rule ``loop_wait + 2 * retry_timeout <= ttl``
+holds; check intervals are not below what the daemons handle sensibly.
 """
 
 from __future__ import annotations
@@ -10,13 +16,35 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from harness.errors import ConfigError
+from harness.yamlread import (
+    YAML_TAG,
+    ConfigFile,
+    ConfigFileError,
+    Entries,
+    Entry,
+    Field,
+    Kind,
+    Reader,
+    describe,
+    join_path,
+    parse_document,
+    read_text,
+    suggest,
+)
 
 DEFAULT_TOPOLOGY = Path(__file__).resolve().parents[3] / "fixtures" / "topology.yaml"
 SINGLETONS = ("etcd", "haproxy", "redis", "s3", "toxiproxy", "traefik")
 _MEMBER = re.compile(r"^(pg|app)-([1-9][0-9]?)$")
+_NODE_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}\Z")
+
+
+class TopologyError(ConfigFileError):
+    """The topology file has one or more problems; all are listed, located."""
+
+    subject = "the topology"
 
 
 @dataclass(frozen=True)
@@ -70,137 +98,209 @@ class Topology:
         )
 
 
-def _int_field(
-    section: dict[str, object],
-    key: str,
-    default: int,
-    *,
-    where: str,
-    problems: list[str],
-    minimum: int = 1,
-) -> int:
-    value = section.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        problems.append(f"{where}.{key}: expected a whole number, saw {value!r}")
-        return default
-    if value < minimum:
-        problems.append(f"{where}.{key}: expected at least {minimum}, saw {value}")
-        return default
-    return value
-
-
-def _section(
-    doc: dict[str, object], key: str, known: set[str], problems: list[str]
-) -> dict[str, object]:
-    value = doc.get(key, {})
-    if not isinstance(value, dict):
-        problems.append(f"{key}: expected a mapping, saw {type(value).__name__}")
-        return {}
-    for unknown in sorted(set(value) - known):
-        problems.append(f"{key}.{unknown}: unknown key; known keys: {', '.join(sorted(known))}")
-    return value
-
-
 def parse_topology(text: str, source: str) -> Topology:
-    """Parse and validate a topology document; ConfigError lists every problem."""
-    problems: list[str] = []
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise ConfigError(
-            f"{source}: expected a mapping with `nodes:` at the top, saw {type(doc).__name__}"
-        )
-    known = {"version", "nodes", "patroni", "haproxy", "traefik", "start_timeout_s"}
-    for unknown in sorted(set(doc) - known):
-        problems.append(f"{unknown}: unknown key; known keys: {', '.join(sorted(known))}")
-    if doc.get("version", 1) != 1:
-        problems.append(f"version: expected 1, saw {doc.get('version')!r}")
-
-    nodes: dict[str, tuple[str, ...]] = {}
-    raw_nodes = doc.get("nodes")
-    if not isinstance(raw_nodes, dict) or not raw_nodes:
-        problems.append("nodes: expected a mapping of node name to a list of components")
-        raw_nodes = {}
-    seen: dict[str, str] = {}
-    for node, members in raw_nodes.items():
-        if not isinstance(node, str) or not re.fullmatch(r"[a-z][a-z0-9-]{0,30}", node):
-            problems.append(f"nodes.{node}: node names are lowercase letters, digits and '-'")
-            continue
-        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
-            problems.append(f"nodes.{node}: expected a list of component names, saw {members!r}")
-            continue
-        for member in members:
-            if member not in SINGLETONS and not _MEMBER.match(member):
-                problems.append(
-                    f"nodes.{node}: unknown component {member!r}; expected pg-N, app-N or one of "
-                    f"{', '.join(SINGLETONS)}"
-                )
-            if member in seen:
-                problems.append(f"nodes.{node}: {member} is already on {seen[member]}")
-            seen[member] = node
-        nodes[node] = tuple(members)
-    for singleton in SINGLETONS:
-        if raw_nodes and singleton not in seen:
-            problems.append(f"nodes: no node runs {singleton}; put it on one node")
-    if raw_nodes and sum(1 for m in seen if m.startswith("pg-")) < 2:
-        problems.append("nodes: at least 2 pg-N members are needed for failover")
-    if raw_nodes and not any(m.startswith("app-") for m in seen):
-        problems.append("nodes: at least one app-N instance is needed")
-
-    p = _section(doc, "patroni", {"ttl", "loop_wait", "retry_timeout"}, problems)
-    patroni = PatroniTiming(
-        ttl=_int_field(p, "ttl", 10, where="patroni", problems=problems),
-        loop_wait=_int_field(p, "loop_wait", 2, where="patroni", problems=problems),
-        retry_timeout=_int_field(p, "retry_timeout", 4, where="patroni", problems=problems),
-    )
-    if patroni.loop_wait + 2 * patroni.retry_timeout > patroni.ttl:
-        problems.append(
-            f"patroni: loop_wait + 2 * retry_timeout must not exceed ttl (Patroni's rule), saw "
-            f"{patroni.loop_wait} + 2 * {patroni.retry_timeout} > {patroni.ttl}; raise ttl or "
-            "lower the others"
-        )
-    h = _section(doc, "haproxy", {"check_interval_ms", "fall", "rise"}, problems)
-    haproxy = HAProxyTiming(
-        check_interval_ms=_int_field(
-            h, "check_interval_ms", 1000, where="haproxy", problems=problems, minimum=100
-        ),
-        fall=_int_field(h, "fall", 2, where="haproxy", problems=problems),
-        rise=_int_field(h, "rise", 1, where="haproxy", problems=problems),
-    )
-    t = _section(doc, "traefik", {"health_interval_ms", "health_timeout_ms"}, problems)
-    traefik = TraefikTiming(
-        health_interval_ms=_int_field(
-            t, "health_interval_ms", 1000, where="traefik", problems=problems, minimum=100
-        ),
-        health_timeout_ms=_int_field(
-            t, "health_timeout_ms", 800, where="traefik", problems=problems, minimum=50
-        ),
-    )
-    start_timeout = doc.get("start_timeout_s", 90)
-    if (
-        isinstance(start_timeout, bool)
-        or not isinstance(start_timeout, int | float)
-        or start_timeout <= 0
-    ):
-        problems.append(
-            f"start_timeout_s: expected a positive number of seconds, saw {start_timeout!r}"
-        )
-        start_timeout = 90
-    if problems:
-        body = "\n".join(f"  {source}: {p}" for p in problems)
-        raise ConfigError(f"{source}: {len(problems)} problem(s) in the topology:\n{body}")
-    return Topology(nodes, patroni, haproxy, traefik, float(start_timeout))
+    """Parse and validate a topology document; TopologyError lists every problem."""
+    reader = _TopologyReader()
+    return parse_document(text, source, _TOPOLOGY_FILE, reader, reader.topology)
 
 
 def load_topology(path: Path | None = None) -> Topology:
     """Read the topology file (the default one when ``path`` is None)."""
     path = path or DEFAULT_TOPOLOGY
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read topology {path}: {exc.strerror}; pass an existing file to --topology"
-        ) from exc
-    return parse_topology(text, str(path))
+    return parse_topology(read_text(path, _TOPOLOGY_FILE), str(path))
+
+
+# --- reading -------------------------------------------------------------------------
+
+_TOPOLOGY_FILE = ConfigFile(
+    noun="topology",
+    top_keys="nodes",
+    reference=DEFAULT_TOPOLOGY,
+    depth_hint="a topology is at most three levels deep",
+    error=TopologyError,
+)
+_VERSION = 1
+_SECTIONS = ("version", "patroni", "haproxy", "traefik", "start_timeout_s")
+_PATRONI = (
+    Field("ttl", Kind.WHOLE_SECONDS, "10"),
+    Field("loop_wait", Kind.WHOLE_SECONDS, "2"),
+    Field("retry_timeout", Kind.WHOLE_SECONDS, "4"),
+)
+_HAPROXY = (
+    Field("check_interval_ms", Kind.MILLISECONDS, "1000", minimum=100),
+    Field("fall", Kind.COUNT, "2"),
+    Field("rise", Kind.COUNT, "1"),
+)
+_TRAEFIK = (
+    Field("health_interval_ms", Kind.MILLISECONDS, "1000", minimum=100),
+    Field("health_timeout_ms", Kind.MILLISECONDS, "800", minimum=50),
+)
+_START_TIMEOUT = Field("start_timeout_s", Kind.SECONDS, "90")
+_DEFAULT_START_TIMEOUT_S = 90.0
+
+
+class _TopologyReader(Reader):
+    def topology(self, root: MappingNode) -> Topology | None:
+        entries = self.entries(root, "")
+        self.check_keys(entries, "", root, ("nodes",), _SECTIONS)
+        if "version" in entries:
+            self.version(entries["version"], _VERSION)
+        nodes = self.nodes(entries.get("nodes"))
+        patroni = self.patroni(entries.get("patroni"))
+        haproxy = self.timing(entries.get("haproxy"), "haproxy", _HAPROXY)
+        traefik = self.timing(entries.get("traefik"), "traefik", _TRAEFIK)
+        start = self.optional_numbers(entries, "", (_START_TIMEOUT,))
+        if (
+            nodes is None
+            or patroni is None
+            or haproxy is None
+            or traefik is None
+            or start is None
+            or self.problems
+        ):
+            return None
+        return Topology(
+            nodes=nodes,
+            patroni=patroni,
+            haproxy=HAProxyTiming(**haproxy),
+            traefik=TraefikTiming(**traefik),
+            start_timeout_s=start.get(_START_TIMEOUT.key, _DEFAULT_START_TIMEOUT_S),
+        )
+
+    def nodes(self, item: Entry | None) -> dict[str, tuple[str, ...]] | None:
+        node = self.mapping(item, "nodes")
+        if item is None or node is None:
+            return None
+        if not node.value:
+            self.add(
+                node,
+                "nodes",
+                "expected a mapping of node name to a list of components, saw an empty "
+                "mapping; start from a copy of " + str(DEFAULT_TOPOLOGY),
+            )
+            return None
+        result: dict[str, tuple[str, ...]] = {}
+        placed: dict[str, str] = {}
+        for name, (key, value) in self.entries(node, "nodes").items():
+            members = self.members(name, key, value, placed)
+            if members is not None:
+                result[name] = members
+        self.placement(item[0], placed)
+        return result
+
+    def members(
+        self, name: str, key: ScalarNode, node: Node, placed: dict[str, str]
+    ) -> tuple[str, ...] | None:
+        """The components of node ``name``; each is recorded in ``placed`` (its node)."""
+        path = join_path("nodes", name)
+        if not _NODE_NAME.match(name):
+            self.add(
+                key,
+                path,
+                f"expected a node name of lowercase letters, digits and '-' starting with a "
+                f"letter (at most 31), saw {name!r}; rename it, e.g. node-a",
+            )
+            return None
+        if not isinstance(node, SequenceNode):
+            self.add(
+                node,
+                path,
+                f"expected a list of component names, saw {describe(node)}; write [pg-1, app-1]",
+            )
+            return None
+        members: list[str] = []
+        for index, member in enumerate(node.value):
+            member_path = f"{path}[{index}]"
+            if not isinstance(member, ScalarNode) or str(member.tag) != YAML_TAG + "str":
+                self.add(
+                    member,
+                    member_path,
+                    f"expected a component name, saw {describe(member)}; write pg-N, app-N "
+                    f"or one of {', '.join(SINGLETONS)}",
+                )
+                continue
+            component = str(member.value)
+            if component not in SINGLETONS and not _MEMBER.match(component):
+                self.add(
+                    member,
+                    member_path,
+                    f"expected pg-N, app-N or one of {', '.join(SINGLETONS)}, saw unknown "
+                    f"component {component!r}; "
+                    + suggest(component, SINGLETONS, "rename it, e.g. pg-4 or app-4"),
+                )
+            if component in placed:
+                self.add(
+                    member,
+                    member_path,
+                    f"expected each component on one node, saw {component} on {name} too: "
+                    f"{component} is already on {placed[component]}; delete one of them",
+                )
+            else:
+                placed[component] = name
+            members.append(component)
+        return tuple(members)
+
+    def placement(self, nodes_key: ScalarNode, placed: dict[str, str]) -> None:
+        """What the nodes run together: every singleton, enough members and instances."""
+        missing = [singleton for singleton in SINGLETONS if singleton not in placed]
+        if missing:
+            self.add(
+                nodes_key,
+                "nodes",
+                f"expected one node each to run {', '.join(SINGLETONS)}, saw no node run "
+                f"{', '.join(missing)}; add each to the list of one node",
+            )
+        db_members = sum(1 for c in placed if c.startswith("pg-"))
+        if db_members < 2:
+            self.add(
+                nodes_key,
+                "nodes",
+                f"expected at least 2 pg-N members (Patroni fails over to a replica), saw "
+                f"{db_members}; put pg-1 and pg-2 on different nodes",
+            )
+        if not any(c.startswith("app-") for c in placed):
+            self.add(
+                nodes_key,
+                "nodes",
+                "expected at least one app-N instance, saw none; add app-1 to a node",
+            )
+
+    def section(
+        self, item: Entry | None, path: str, fields: tuple[Field, ...]
+    ) -> tuple[Entries, dict[str, int]] | None:
+        """The entries of an optional timing section and its whole-number values."""
+        if item is None:
+            return {}, {}
+        node = self.mapping(item, path)
+        if node is None:
+            return None
+        entries = self.entries(node, path)
+        self.check_keys(entries, path, item[0], (), tuple(spec.key for spec in fields))
+        values = self.optional_numbers(entries, path, fields)
+        if values is None:
+            return None
+        return entries, {key: int(value) for key, value in values.items()}
+
+    def timing(
+        self, item: Entry | None, path: str, fields: tuple[Field, ...]
+    ) -> dict[str, int] | None:
+        read = self.section(item, path, fields)
+        return None if read is None else read[1]
+
+    def patroni(self, item: Entry | None) -> PatroniTiming | None:
+        read = self.section(item, "patroni", _PATRONI)
+        if read is None:
+            return None
+        entries, values = read
+        timing = PatroniTiming(**values)
+        if item is not None and timing.loop_wait + 2 * timing.retry_timeout > timing.ttl:
+            where = entries["ttl"][1] if "ttl" in entries else item[0]
+            self.add(
+                where,
+                "patroni.ttl",
+                f"expected ttl >= loop_wait + 2 * retry_timeout (Patroni's rule), saw "
+                f"{timing.ttl} < {timing.loop_wait} + 2 * {timing.retry_timeout}; raise ttl "
+                "or lower the others",
+            )
+            return None
+        return timing

@@ -24,8 +24,9 @@ import yaml
 
 from harness.errors import ConfigError, PlatformError, PrerequisiteMissing
 from harness.platform.local.context import StackContext
+from harness.platform.local.daemon import Daemon
 from harness.platform.local.ports import LOOPBACK
-from harness.platform.local.process import Process, ProcessSpec, spawn, wait_ready, wait_until
+from harness.platform.local.process import wait_until
 
 START_TIMEOUT_S = 30.0
 APPLY_TIMEOUT_S = 15.0
@@ -53,7 +54,7 @@ def traefik_binary() -> str:
     return found
 
 
-class Traefik:
+class Traefik(Daemon):
     """Traefik bound to 127.0.0.1 with a file-provider directory it watches."""
 
     def __init__(
@@ -77,9 +78,7 @@ class Traefik:
                 f"app service name {ENTRY_SERVICE!r} is reserved for the weighted entry service; "
                 "name release services e.g. odoo-blue and odoo-green"
             )
-        self._ctx = ctx
-        self._node = node
-        self._name = name
+        super().__init__(ctx, node, name)
         self.web_port = web_port
         self.api_port = api_port
         self.metrics_port = metrics_port
@@ -92,15 +91,6 @@ class Traefik:
         self._data = ctx.data_dir(name)
         self._dynamic_dir = self._data / "dynamic"
         self._dynamic_dir.mkdir(exist_ok=True)
-        self._process: Process | None = None
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def node(self) -> str:
-        return self._node
 
     @property
     def web_url(self) -> str:
@@ -185,33 +175,16 @@ class Traefik:
 
     # -- lifecycle ----------------------------------------------------------------
     def start(self) -> None:
-        if self._process is not None and self._process.alive():
+        if self.running():
             return
         self._write_dynamic()
-        spec = ProcessSpec(
-            name=self._name,
-            argv=[traefik_binary(), f"--configFile={self._write_static()}"],
-            log_path=self._ctx.log_path(self._name),
+        self._launch(
+            [traefik_binary(), f"--configFile={self._write_static()}"],
+            ready=self.healthy,
+            what=f"/ping 200 and router {ROUTER} in API",
+            timeout_s=START_TIMEOUT_S,
             cwd=self._data,
-            cgroup_procs=self._ctx.cgroup_procs(self._node, self._name),
         )
-        self._process = spawn(spec)
-        try:
-            wait_ready(
-                self._process,
-                self.healthy,
-                START_TIMEOUT_S,
-                f"/ping 200 and router {ROUTER} in API",
-            )
-        except BaseException:
-            # A component that never became ready must not outlive the error.
-            self.stop()
-            raise
-
-    def stop(self, grace_s: float = 10.0) -> None:
-        if self._process is not None:
-            self._process.stop(grace_s)
-            self._process = None
 
     def healthy(self) -> bool:
         try:
@@ -223,11 +196,6 @@ class Traefik:
             r.get("name") == f"{ROUTER}@file" and r.get("status") == "enabled"
             for r in routers.json()
         )
-
-    def pid(self) -> int | None:
-        if self._process is not None and self._process.alive():
-            return self._process.pid
-        return None
 
     # -- releases and backends ----------------------------------------------------
     def set_weights(self, weights: Mapping[str, int]) -> None:
