@@ -11,6 +11,8 @@ expected, what was seen and what to do next.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class HarnessError(Exception):
     """Base of every error the harness raises on purpose."""
@@ -24,8 +26,13 @@ class ConfigError(HarnessError):
     exit_code = 2
 
 
-class ServiceLevelsError(ConfigError):
-    """The service-levels file has one or more problems; all are listed."""
+class ConfigFileError(ConfigError):
+    """A config file has one or more problems; ``problems`` lists every one, located.
+
+    Subclasses name what the file holds in ``subject`` for the one-line summary.
+    """
+
+    subject: ClassVar[str] = "the file"
 
     def __init__(self, path: str, problems: list[str]) -> None:
         self.path = path
@@ -33,7 +40,13 @@ class ServiceLevelsError(ConfigError):
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
         body = "\n".join(f"  {p}" for p in self.problems)
-        super().__init__(f"{path}: {count} {noun}:\n{body}")
+        super().__init__(f"{path}: {count} {noun} in {self.subject}:\n{body}")
+
+
+class ServiceLevelsError(ConfigFileError):
+    """The service-levels file has one or more problems; all are listed."""
+
+    subject = "the service levels"
 
 
 class PlatformError(HarnessError):

@@ -4,11 +4,11 @@ This module owns ``fixtures/load-profiles.yaml``: per profile (``smoke``, ``nigh
 ``peak``, ...) the user mix (one entry per ``UserRole`` with its weight and think time,
 plus the role's own knobs), the request timeout, and the stages of the load shape (users,
 spawn rate, duration), as frozen objects. The locustfile imports it (it is pure: PyYAML
-and the service-levels reader only), so the harness and Locust read one definition.
+and ``harness.yamlread`` only), so the harness and Locust read one definition.
 
-Problems are reported the way ``harness.levels`` reports the service levels, reusing its
-reader: all of them together, each as ``file:line:column: yaml.path: expected X, saw Y;
-hint``, raised as one ``LoadProfileError``.
+Problems are reported the way every config file is (``harness.yamlread``): all of them
+together, each as ``file:line:column: yaml.path: expected X, saw Y; hint``, raised as one
+``LoadProfileError``.
 """
 
 from __future__ import annotations
@@ -17,27 +17,31 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from harness.errors import ConfigError
-from harness.levels import _TAG, _compose, _describe, _Field, _join, _Kind, _Reader, _suggest
+from harness.errors import ConfigFileError
+from harness.yamlread import (
+    ConfigFile,
+    Entry,
+    Field,
+    Kind,
+    Reader,
+    describe,
+    join_path,
+    parse_document,
+    read_text,
+    suggest,
+)
 
 DEFAULT_LOAD_PROFILES: Path = (
     Path(__file__).resolve().parents[2] / "fixtures" / "load-profiles.yaml"
 )
 
 
-class LoadProfileError(ConfigError):
+class LoadProfileError(ConfigFileError):
     """The load-profiles file has one or more problems, or lacks the profile asked for."""
 
-    def __init__(self, path: str, problems: list[str]) -> None:
-        self.path = path
-        self.problems = list(problems)
-        count = len(self.problems)
-        noun = "problem" if count == 1 else "problems"
-        body = "\n".join(f"  {p}" for p in self.problems)
-        super().__init__(f"{path}: {count} {noun} in the load profiles:\n{body}")
+    subject = "the load profiles"
 
 
 class UserRole(StrEnum):
@@ -133,102 +137,68 @@ class LoadProfiles:
             self.source,
             [
                 f"{self.source}: profiles.{name}: expected one of {', '.join(known)}, saw "
-                f"no profile {name!r}; {_suggest(name, known)}"
+                f"no profile {name!r}; {suggest(name, known)}"
             ],
         )
 
 
 def load_profiles(path: Path) -> LoadProfiles:
     """Read and validate ``path``; LoadProfileError lists every problem found."""
-    source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "bytes that are not UTF-8"
-        raise LoadProfileError(
-            source,
-            [
-                f"{source}:1:1: (file): expected a readable UTF-8 load-profiles file, saw "
-                f"{reason}; check the path, or start from a copy of {DEFAULT_LOAD_PROFILES}"
-            ],
-        ) from None
-    return parse_profiles(text, source)
+    return parse_profiles(read_text(path, _PROFILES_FILE), str(path))
 
 
 def parse_profiles(text: str, source: str) -> LoadProfiles:
     """Validate load profiles given as YAML text; ``source`` names it in problems."""
     reader = _ProfileReader()
-    root = _document_root(text, reader)
-    profiles = None if root is None else reader.profiles(root)
-    if reader.problems or profiles is None:
-        problems = sorted(reader.problems, key=lambda p: (p.line, p.column))
-        raise LoadProfileError(source, [p.format(source) for p in problems])
-    return LoadProfiles(source, profiles)
+    return LoadProfiles(
+        source, parse_document(text, source, _PROFILES_FILE, reader, reader.profiles)
+    )
 
 
 # --- reading -------------------------------------------------------------------------
 
-_WEIGHT = _Field("weight", _Kind.COUNT, "3")
+_WEIGHT = Field("weight", Kind.COUNT, "3")
 _THINK = (
-    _Field("think_min_s", _Kind.SECONDS, "0.5", allow_zero=True),
-    _Field("think_max_s", _Kind.SECONDS, "2", allow_zero=True),
+    Field("think_min_s", Kind.SECONDS, "0.5", allow_zero=True),
+    Field("think_max_s", Kind.SECONDS, "2", allow_zero=True),
 )
 _PICKER = (
-    _Field("scan_weight", _Kind.COUNT, "4", allow_zero=True),
-    _Field("pick_weight", _Kind.COUNT, "1", allow_zero=True),
+    Field("scan_weight", Kind.COUNT, "4", allow_zero=True),
+    Field("pick_weight", Kind.COUNT, "1", allow_zero=True),
 )
 _BATCHES = (
-    _Field("orders_per_batch", _Kind.COUNT, "10"),
-    _Field("lines_per_order", _Kind.COUNT, "3"),
-    _Field("batch_pause_s", _Kind.SECONDS, "30", allow_zero=True),
+    Field("orders_per_batch", Kind.COUNT, "10"),
+    Field("lines_per_order", Kind.COUNT, "3"),
+    Field("batch_pause_s", Kind.SECONDS, "30", allow_zero=True),
 )
-_ROLE_FIELDS: dict[UserRole, tuple[_Field, ...]] = {
+_ROLE_FIELDS: dict[UserRole, tuple[Field, ...]] = {
     UserRole.PICKER: (_WEIGHT, *_THINK, *_PICKER),
     UserRole.RECEIVER: (_WEIGHT, *_THINK),
     UserRole.ORDER_IMPORTER: (_WEIGHT, *_THINK, *_BATCHES),
     UserRole.REPORTER: (_WEIGHT, *_THINK),
 }
 _STAGE = (
-    _Field("duration_s", _Kind.SECONDS, "60"),
-    _Field("users", _Kind.COUNT, "10", allow_zero=True),
-    _Field("spawn_rate", _Kind.COUNT, "5"),
+    Field("duration_s", Kind.SECONDS, "60"),
+    Field("users", Kind.COUNT, "10", allow_zero=True),
+    Field("spawn_rate", Kind.COUNT, "5"),
 )
-_TIMEOUT = _Field("request_timeout_s", _Kind.SECONDS, "10")
+_TIMEOUT = Field("request_timeout_s", Kind.SECONDS, "10")
 _DEFAULT_TIMEOUT_S = 10.0
+_VERSION = 1
+_PROFILES_FILE = ConfigFile(
+    noun="load-profiles",
+    top_keys="version and profiles",
+    reference=DEFAULT_LOAD_PROFILES,
+    depth_hint="load profiles are at most five levels deep",
+    error=LoadProfileError,
+)
 
 
-def _document_root(text: str, reader: _ProfileReader) -> Node | None:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        # The service-levels reader reports syntax errors (every tab, then the rest).
-        return _compose(text, reader)
-    if root is None or (isinstance(root, ScalarNode) and root.tag == _TAG + "null"):
-        reader.add_at(
-            1,
-            1,
-            "(document)",
-            "expected a mapping with version and profiles, saw an empty document; "
-            f"start from a copy of {DEFAULT_LOAD_PROFILES}",
-        )
-        return None
-    return root
-
-
-class _ProfileReader(_Reader):
-    def profiles(self, root: Node) -> tuple[LoadProfile, ...] | None:
-        self._duplicates(root)
-        if not isinstance(root, MappingNode):
-            self.add(
-                root,
-                "(document)",
-                f"expected a mapping with version and profiles, saw {_describe(root)}; "
-                f"start from a copy of {DEFAULT_LOAD_PROFILES}",
-            )
-            return None
+class _ProfileReader(Reader):
+    def profiles(self, root: MappingNode) -> tuple[LoadProfile, ...] | None:
         entries = self.entries(root, "")
         self.check_keys(entries, "", root, ("version", "profiles"))
-        version = self.version(entries.get("version"))
+        version = self.version(entries.get("version"), _VERSION)
         node = self.mapping(entries.get("profiles"), "profiles")
         if node is None:
             return None
@@ -244,9 +214,9 @@ class _ProfileReader(_Reader):
         return tuple(profiles)
 
     def profile(self, name: str, key: ScalarNode, node: Node) -> LoadProfile | None:
-        path = _join("profiles", name)
+        path = join_path("profiles", name)
         if not isinstance(node, MappingNode):
-            self.add(node, path, f"expected a mapping, saw {_describe(node)}; indent keys under it")
+            self.add(node, path, f"expected a mapping, saw {describe(node)}; indent keys under it")
             return None
         entries = self.entries(node, path)
         self.check_keys(
@@ -254,10 +224,10 @@ class _ProfileReader(_Reader):
         )
         description = ""
         if "description" in entries:
-            description = self.text(entries["description"], _join(path, "description")) or ""
+            description = self.text(entries["description"], join_path(path, "description")) or ""
         timeout = self.numbers_and_bools(entries, path, (_TIMEOUT,))
-        users = self.users(entries.get("users"), _join(path, "users"))
-        stages = self.stages(entries.get("stages"), _join(path, "stages"))
+        users = self.users(entries.get("users"), join_path(path, "users"))
+        stages = self.stages(entries.get("stages"), join_path(path, "stages"))
         if timeout is None or users is None or stages is None:
             return None
         return LoadProfile(
@@ -268,7 +238,7 @@ class _ProfileReader(_Reader):
             stages=stages,
         )
 
-    def users(self, item: tuple[ScalarNode, Node] | None, path: str) -> tuple[UserMix, ...] | None:
+    def users(self, item: Entry | None, path: str) -> tuple[UserMix, ...] | None:
         node = self.mapping(item, path)
         if item is None or node is None:
             return None
@@ -277,15 +247,10 @@ class _ProfileReader(_Reader):
         sound = True
         for name, (key, value) in self.entries(node, path).items():
             if name not in known:
-                self.add(
-                    key,
-                    _join(path, name),
-                    f"expected a warehouse user ({', '.join(known)}), saw {name!r}; "
-                    + _suggest(name, known),
-                )
+                self.unknown_name(key, join_path(path, name), "a warehouse user", name, known)
                 sound = False
                 continue
-            mix = self.user_mix(UserRole(name), key, value, _join(path, name))
+            mix = self.user_mix(UserRole(name), key, value, join_path(path, name))
             if mix is None:
                 sound = False
             else:
@@ -297,7 +262,7 @@ class _ProfileReader(_Reader):
 
     def user_mix(self, role: UserRole, key: ScalarNode, node: Node, path: str) -> UserMix | None:
         if not isinstance(node, MappingNode):
-            self.add(node, path, f"expected a mapping, saw {_describe(node)}; indent keys under it")
+            self.add(node, path, f"expected a mapping, saw {describe(node)}; indent keys under it")
             return None
         fields = _ROLE_FIELDS[role]
         entries = self.entries(node, path)
@@ -309,7 +274,7 @@ class _ProfileReader(_Reader):
         if think.min_s > think.max_s:
             self.add(
                 entries["think_min_s"][1],
-                _join(path, "think_min_s"),
+                join_path(path, "think_min_s"),
                 f"expected think_min_s <= think_max_s ({think.max_s:g}), saw {think.min_s:g}; "
                 "swap or correct them",
             )
@@ -320,7 +285,7 @@ class _ProfileReader(_Reader):
             if picker.scan_weight + picker.pick_weight == 0:
                 self.add(
                     key,
-                    _join(path, "scan_weight"),
+                    join_path(path, "scan_weight"),
                     "expected a task weight above 0, saw scan_weight and pick_weight both 0; "
                     "give the picker something to do (scan_weight: 4)",
                 )
@@ -333,7 +298,7 @@ class _ProfileReader(_Reader):
             )
         return UserMix(role, int(values["weight"]), think, picker, batches)
 
-    def stages(self, item: tuple[ScalarNode, Node] | None, path: str) -> tuple[Stage, ...] | None:
+    def stages(self, item: Entry | None, path: str) -> tuple[Stage, ...] | None:
         if item is None:
             return None
         _, node = item
@@ -341,7 +306,7 @@ class _ProfileReader(_Reader):
             self.add(
                 node,
                 path,
-                f"expected a non-empty list of stages, saw {_describe(node)}; write "
+                f"expected a non-empty list of stages, saw {describe(node)}; write "
                 "- {duration_s: 60, users: 10, spawn_rate: 5}",
             )
             return None
@@ -353,7 +318,7 @@ class _ProfileReader(_Reader):
                 self.add(
                     member,
                     member_path,
-                    f"expected a mapping, saw {_describe(member)}; write "
+                    f"expected a mapping, saw {describe(member)}; write "
                     "{duration_s: 60, users: 10, spawn_rate: 5}",
                 )
                 sound = False

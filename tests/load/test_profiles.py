@@ -78,8 +78,12 @@ def test_empty_and_unparsable_files_say_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(LoadProfileError, match=r"tabs\.yaml:3:1: .*tab"):
         parse_profiles("version: 1\nprofiles:\n\tsmoke: {}\n", "tabs.yaml")
     missing = tmp_path / "absent.yaml"
-    with pytest.raises(LoadProfileError, match="expected a readable UTF-8 load-profiles file"):
+    with pytest.raises(LoadProfileError, match="expected a readable load-profiles file"):
         load_profiles(missing)
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(b"version: 1\nprofiles:\n  caf\xe9: {}\n")
+    with pytest.raises(LoadProfileError, match=r"latin1\.yaml:3:6: \(file\): expected UTF-8 text"):
+        load_profiles(latin1)
 
 
 def test_asking_for_an_unknown_profile_suggests_the_nearest() -> None:

@@ -18,11 +18,10 @@ from pathlib import Path
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, ConfigFileError
 from harness.yamlread import (
     YAML_TAG,
     ConfigFile,
-    ConfigFileError,
     Entries,
     Entry,
     Field,
