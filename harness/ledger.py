@@ -1,0 +1,264 @@
+"""The write ledger's I/O side: recording durable writes as they happen, reading them back.
+
+``WriteLedger`` is the thread-safe record of every durable write a run makes: the probes'
+writes and, from outside, the order imports the Locust subprocess streams. Each write
+carries a unique key stored in Odoo (``KeyKind``: a sale order's ``client_order_ref`` or a
+picking's ``origin``) and goes invoke -> ok / fail / unknown with monotonic-ns timestamps.
+A write still pending when the ledger is read (its thread was cut off by a stop) counts as
+UNKNOWN completed at that instant: nothing was promised, the read-back decides.
+
+After recovery ``read_back`` reads every key back twice, in chunks of ``CHUNK_SIZE``:
+
+- through the app (``AppKeyReader``: ``search_read`` by key through an ``OdooClient``);
+- straight from PostgreSQL on the current leader (``DbReadBack``: SQL against the tables
+  Odoo and the double share, ``sale_order.client_order_ref`` and ``stock_picking.origin``).
+
+The database is the authority on what is durable, so its copies become the ``ReadBack``
+handed to ``harness.core.reconcile``; every key on which the app disagrees is reported in
+``ReadBackResult.disagreements`` (a stale replica, a cache, or an app that cannot read its
+own data). Backorders copy their parent's ``origin`` in Odoo, so they are not counted as
+copies of a picking key.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import psycopg
+
+from harness.core.ledger import ReadBack, WriteOutcome, WriteRecord
+from harness.errors import HarnessError
+from harness.odoo.client import OdooClient
+from harness.odoo.errors import OdooError
+from harness.odoo.flows import as_rows, field_str
+
+CHUNK_SIZE = 500
+DB_CONNECT_TIMEOUT_S = 10
+
+
+class LedgerError(HarnessError):
+    """The ledger was used against its contract (a key reused, a write completed twice)."""
+
+
+class ReadBackFailed(HarnessError):
+    """The keys could not be read back through the app or from the database."""
+
+
+class KeyKind(enum.Enum):
+    """Where a write's key lives: Odoo model and field, and the table and column under it."""
+
+    SALE_ORDER = ("sale.order", "client_order_ref", "sale_order")
+    PICKING = ("stock.picking", "origin", "stock_picking")
+
+    def __init__(self, model: str, field: str, table: str) -> None:
+        self.model = model
+        self.field = field
+        self.table = table
+
+
+@dataclass(frozen=True, slots=True)
+class PendingWrite:
+    """A write invoked and not yet completed; hand it back to ``WriteLedger.complete``."""
+
+    key: str
+    flow: str
+    kind: KeyKind
+    t_invoke_ns: int
+
+
+class WriteLedger:
+    """Thread-safe record of durable writes; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: list[WriteRecord] = []
+        self._pending: dict[str, PendingWrite] = {}
+        self._kinds: dict[str, KeyKind] = {}
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._records) + len(self._pending)
+
+    def invoke(
+        self, key: str, flow: str, kind: KeyKind, t_invoke_ns: int | None = None
+    ) -> PendingWrite:
+        """Note that a write of ``key`` is about to be sent."""
+        pending = PendingWrite(
+            key, flow, kind, time.monotonic_ns() if t_invoke_ns is None else t_invoke_ns
+        )
+        with self._lock:
+            self._claim(key, kind)
+            self._pending[key] = pending
+        return pending
+
+    def complete(
+        self, pending: PendingWrite, outcome: WriteOutcome, t_complete_ns: int | None = None
+    ) -> WriteRecord:
+        """Close ``pending`` with its outcome (OK: acknowledged at ``t_complete_ns``)."""
+        t_end = time.monotonic_ns() if t_complete_ns is None else t_complete_ns
+        with self._lock:
+            if self._pending.pop(pending.key, None) is None:
+                raise LedgerError(
+                    f"write ledger: expected key {pending.key!r} to be pending, saw it already "
+                    "completed or never invoked; complete each PendingWrite exactly once"
+                )
+            record = WriteRecord(pending.key, pending.flow, pending.t_invoke_ns, t_end, outcome)
+            self._records.append(record)
+        return record
+
+    def add(self, record: WriteRecord, kind: KeyKind) -> None:
+        """A write completed elsewhere (e.g. a Locust order import streamed to a file)."""
+        with self._lock:
+            self._claim(record.key, kind)
+            self._records.append(record)
+
+    def _claim(self, key: str, kind: KeyKind) -> None:
+        if key in self._kinds:
+            raise LedgerError(
+                f"write ledger: expected a fresh key for every write, saw {key!r} again; "
+                "mint keys with a run-unique prefix and a counter or a UUID"
+            )
+        self._kinds[key] = kind
+
+    def records(self, now_ns: int | None = None) -> tuple[WriteRecord, ...]:
+        """Every write in invoke order; pending ones as UNKNOWN completed at ``now_ns``."""
+        t_now = time.monotonic_ns() if now_ns is None else now_ns
+        with self._lock:
+            pending = [
+                WriteRecord(
+                    p.key, p.flow, p.t_invoke_ns, max(t_now, p.t_invoke_ns), WriteOutcome.UNKNOWN
+                )
+                for p in self._pending.values()
+            ]
+            done = list(self._records)
+        return tuple(sorted(done + pending, key=lambda r: r.t_invoke_ns))
+
+    def keys_by_kind(self) -> dict[KeyKind, tuple[str, ...]]:
+        with self._lock:
+            grouped: dict[KeyKind, list[str]] = {}
+            for key, kind in self._kinds.items():
+                grouped.setdefault(kind, []).append(key)
+        return {kind: tuple(keys) for kind, keys in grouped.items()}
+
+
+class KeyReader(Protocol):
+    """Counts the records holding each key of one kind (keys with none may be left out)."""
+
+    def copies(self, kind: KeyKind, keys: Sequence[str]) -> Mapping[str, int]: ...
+
+
+def chunks(keys: Sequence[str], size: int = CHUNK_SIZE) -> Iterator[Sequence[str]]:
+    for start in range(0, len(keys), size):
+        yield keys[start : start + size]
+
+
+class AppKeyReader:
+    """Reads keys back through Odoo's API with a logged-in ``OdooClient``."""
+
+    def __init__(self, client: OdooClient) -> None:
+        self._client = client
+
+    def copies(self, kind: KeyKind, keys: Sequence[str]) -> Mapping[str, int]:
+        endpoint = f"/jsonrpc object.execute_kw {kind.model}.search_read"
+        counts: dict[str, int] = {}
+        for chunk in chunks(keys):
+            domain: list[object] = [[kind.field, "in", list(chunk)]]
+            if kind is KeyKind.PICKING:
+                domain.append(["backorder_id", "=", False])
+            try:
+                rows = as_rows(
+                    self._client.execute_kw(kind.model, "search_read", [domain, [kind.field]]),
+                    endpoint,
+                )
+            except OdooError as exc:
+                raise ReadBackFailed(
+                    f"expected to read {len(chunk)} {kind.model} keys back through the app, "
+                    f"saw: {exc}. Read back once the app serves again."
+                ) from exc
+            for row in rows:
+                key = field_str(row, kind.field, endpoint)
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
+
+class DbReadBack:
+    """Reads keys back with SQL on the PostgreSQL given by ``conninfo`` (the leader)."""
+
+    def __init__(self, conninfo: str) -> None:
+        self._conninfo = conninfo
+
+    def copies(self, kind: KeyKind, keys: Sequence[str]) -> Mapping[str, int]:
+        # Identifiers come from KeyKind, never from input.
+        query = f"SELECT {kind.field}, count(*) FROM {kind.table} WHERE {kind.field} = ANY(%s)"
+        if kind is KeyKind.PICKING:
+            query += " AND backorder_id IS NULL"
+        query += f" GROUP BY {kind.field}"
+        counts: dict[str, int] = {}
+        try:
+            with psycopg.connect(
+                self._conninfo, connect_timeout=DB_CONNECT_TIMEOUT_S, autocommit=True
+            ) as conn:
+                for chunk in chunks(keys):
+                    for key, count in conn.execute(query, (list(chunk),)).fetchall():
+                        counts[str(key)] = int(count)
+        except psycopg.Error as exc:
+            raise ReadBackFailed(
+                f"expected to read {len(keys)} {kind.table}.{kind.field} keys from PostgreSQL, "
+                f"saw {type(exc).__name__}: {exc}. Point the read-back at the current leader."
+            ) from exc
+        return counts
+
+
+@dataclass(frozen=True, slots=True)
+class Disagreement:
+    """A key whose copies differ between the app and the database."""
+
+    key: str
+    via_app: int
+    via_db: int
+
+
+@dataclass(frozen=True)
+class ReadBackResult:
+    """The database's copies as a ``ReadBack``, and where the app saw something else."""
+
+    read_back: ReadBack
+    keys: int
+    disagreements: tuple[Disagreement, ...]
+
+    @property
+    def sentence(self) -> str:
+        if not self.disagreements:
+            return f"read back {self.keys:,} keys: the app and the database agree on every one"
+        shown = ", ".join(
+            f"{d.key} (app {d.via_app}, db {d.via_db})" for d in self.disagreements[:5]
+        )
+        more = len(self.disagreements) - 5
+        tail = f" and {more:,} more" if more > 0 else ""
+        return (
+            f"read back {self.keys:,} keys: the app and the database disagree on "
+            f"{len(self.disagreements):,}: {shown}{tail}; the database's copies are used"
+        )
+
+
+def read_back(ledger: WriteLedger, app: KeyReader, db: KeyReader) -> ReadBackResult:
+    """Reads every ledger key back through ``app`` and ``db`` and compares them."""
+    db_copies: dict[str, int] = {}
+    disagreements: list[Disagreement] = []
+    total = 0
+    for kind, keys in ledger.keys_by_kind().items():
+        total += len(keys)
+        via_db = db.copies(kind, keys)
+        via_app = app.copies(kind, keys)
+        for key in keys:
+            in_db, in_app = via_db.get(key, 0), via_app.get(key, 0)
+            if in_db:
+                db_copies[key] = in_db
+            if in_db != in_app:
+                disagreements.append(Disagreement(key, in_app, in_db))
+    return ReadBackResult(ReadBack(db_copies), total, tuple(disagreements))

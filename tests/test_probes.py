@@ -1,0 +1,203 @@
+"""The business-flow probes against the Odoo double (real PostgreSQL, Redis and app).
+
+``tests/support/seeded.py`` runs the double as a subprocess on a run-time port it can
+restart on, with a small seeded warehouse.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from harness.core import (
+    EventKind,
+    Outcome,
+    Phase,
+    RunData,
+    SteadyStateSpec,
+    Timeline,
+    TimelineEvent,
+    evaluate_run,
+)
+from harness.core.steady import steady_intervals
+from harness.ledger import AppKeyReader, DbReadBack, KeyKind, WriteLedger, read_back
+from harness.levels import BusinessFlow
+from harness.odoo.client import OdooClient
+from harness.odoo.errors import OdooTimeout
+from harness.probes import (
+    Probe,
+    ProbeSet,
+    ProbeSettings,
+    classify,
+    probe_settings,
+)
+from tests.support.seeded import LEVELS, SeededDouble, seeded_double, targets
+
+
+def run_for(probes: ProbeSet, seconds: float, during: Callable[[], None] | None = None) -> None:
+    with probes:
+        if during is not None:
+            during()
+        time.sleep(seconds)
+
+
+@pytest.fixture(scope="module")
+def double(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededDouble]:
+    with seeded_double(tmp_path_factory.mktemp("probes")) as running:
+        yield running
+
+
+def test_probe_settings_follow_the_service_levels() -> None:
+    settings = {s.flow: s for s in probe_settings(LEVELS)}
+
+    assert set(settings) == set(BusinessFlow)
+    scan = settings[BusinessFlow.WAREHOUSE_SCAN]
+    assert scan.interval_ms == LEVELS.settings.probe_interval_ms == 200
+    assert scan.timeout_ms == LEVELS.flow(BusinessFlow.WAREHOUSE_SCAN).probe_timeout_ms
+
+
+def test_a_run_without_fault_is_steady_throughout_and_loses_nothing(
+    double: SeededDouble,
+) -> None:
+    ledger = WriteLedger()
+    probes = ProbeSet(double.endpoint, double.seeded(), ledger, probe_settings(LEVELS))
+    t_begin = time.monotonic_ns()
+    with probes:
+        time.sleep(4.0)
+    t_end = time.monotonic_ns()
+    flows = probes.samples()
+
+    for flow, samples in flows.items():
+        outcomes = [samples.sample(i) for i in range(len(samples))]
+        assert len(samples) >= 15, flow
+        assert all(s.outcome is Outcome.OK for s in outcomes), (flow, outcomes[:3])
+    with double.client() as client:
+        result = read_back(ledger, AppKeyReader(client), DbReadBack(double.dsn))
+    assert result.disagreements == ()
+    assert result.keys == len(ledger) >= 3 * 15
+    timeline = Timeline(
+        t_begin,
+        time.time_ns(),
+        (
+            TimelineEvent(EventKind.PHASE_START, t_begin, phase=Phase.BASELINE),
+            TimelineEvent(EventKind.RUN_END, t_end),
+        ),
+    )
+    steady = SteadyStateSpec(window_s=1.0, stability_s=1.0)
+    run = RunData(
+        "clean",
+        "none",
+        timeline,
+        flows,
+        targets(),
+        steady,
+        ledger=ledger.records(),
+        read_back=result.read_back,
+    )
+    verdicts = evaluate_run(run)
+
+    assert verdicts.passed, [v.sentence for v in verdicts.failed]
+    report = verdicts.ledger
+    assert report is not None
+    assert report.lost == ()
+    assert report.rpo_ns == 0
+    assert report.acked == report.written
+    for target in targets():
+        samples = flows[target.name]
+        intervals = steady_intervals(samples, target, steady.window_ns, t_end)
+        # Steady from the first full window to the end: 100 % of the observable time.
+        assert len(intervals) == 1, (target.name, intervals)
+        assert intervals[0].end_ns == t_end
+        assert intervals[0].start_ns <= samples.ends[0] + steady.window_ns
+
+
+def test_probes_never_raise_while_the_app_is_down_and_recover_after_restart(
+    double: SeededDouble,
+) -> None:
+    ledger = WriteLedger()
+    flows = [BusinessFlow.WAREHOUSE_SCAN, BusinessFlow.ORDER_IMPORT]
+    probes = ProbeSet(double.endpoint, double.seeded(), ledger, probe_settings(LEVELS, flows))
+    with probes:
+        time.sleep(1.5)
+        t_stopping = time.monotonic_ns()
+        double.stop()
+        t_down = time.monotonic_ns()  # the double has stopped serving (it drains first)
+        time.sleep(1.5)
+        t_restart = time.monotonic_ns()
+        double.start()
+        t_up = time.monotonic_ns()
+        time.sleep(2.5)
+    report = probes.stop()
+
+    assert report.still_running == ()
+    for flow, samples in probes.samples().items():
+        got = [samples.sample(i) for i in range(len(samples))]
+        before = [s for s in got if s.t_end_ns < t_stopping]
+        during = [s for s in got if t_down < s.t_start_ns and s.t_end_ns < t_restart]
+        after = [s for s in got if s.t_start_ns > t_up + 1_000_000_000]
+        assert before, flow
+        assert all(s.outcome is Outcome.OK for s in before), flow
+        assert len(during) >= 4, flow
+        assert all(s.outcome is Outcome.ERROR for s in during), (flow, during)
+        # A kept-alive connection cut by the stopping server reads as ReadError once.
+        details = {s.detail.removeprefix("skipped slot: ") for s in during}
+        assert "ConnectError" in details, flow
+        assert details <= {"ConnectError", "ReadError"}, flow
+        assert after, flow
+        assert all(s.outcome is Outcome.OK for s in after), (flow, after)
+    # Refused connections never reached Odoo: those writes failed rather than unknown.
+    outcomes = [r.outcome.value for r in ledger.records()]
+    assert outcomes.count("fail") >= 4
+    assert set(outcomes) <= {"ok", "fail", "unknown"}
+
+
+def test_a_failing_call_that_holds_slots_records_them_with_its_outcome(
+    double: SeededDouble,
+) -> None:
+    class HangsThenTimesOut:
+        key_kind: KeyKind | None = None
+
+        def __call__(self, client: OdooClient, key: str) -> None:
+            time.sleep(0.45)
+            raise OdooTimeout(endpoint="test", phase="read", timeout_s=0.45, sent=True)
+
+    class SlowButFine:
+        key_kind: KeyKind | None = None
+
+        def __call__(self, client: OdooClient, key: str) -> None:
+            time.sleep(0.45)
+
+    settings = ProbeSettings(BusinessFlow.REPORTING, 100, 2000)
+    failing = Probe(settings, double.endpoint, HangsThenTimesOut(), WriteLedger(), "t")
+    slow = Probe(settings, double.endpoint, SlowButFine(), WriteLedger(), "t")
+    t0 = time.monotonic_ns() + 50_000_000
+    for probe in (failing, slow):
+        probe.start(t0)
+    time.sleep(1.0)
+    for probe in (failing, slow):
+        probe.request_stop()
+        assert probe.join(2.0)
+
+    timed_out = failing.samples()
+    # Each call holds its own slot and the next four (450 ms on a 100 ms grid).
+    assert len(timed_out) >= 6
+    assert {Outcome(o) for o in timed_out.outcomes} == {Outcome.TIMEOUT}
+    skipped = [i for i, d in enumerate(timed_out.details) if d.startswith("skipped slot")]
+    assert len(skipped) >= 4
+    for i in skipped:
+        assert (timed_out.starts[i] - t0) % 100_000_000 == 0  # exactly on its slot
+        assert timed_out.ends[i] > timed_out.starts[i]
+    fine = slow.samples()
+    assert {Outcome(o) for o in fine.outcomes} == {Outcome.OK}
+    assert slow.stats().skipped >= 4
+    assert len(fine) == slow.stats().samples
+
+
+def test_classify_names_the_failure() -> None:
+    assert classify(OdooTimeout(endpoint="e", phase="read", timeout_s=1, sent=True)) == (
+        Outcome.TIMEOUT,
+        "OdooTimeout (read)",
+    )
+    assert classify(ValueError("bug")) == (Outcome.ERROR, "ValueError")
