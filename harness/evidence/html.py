@@ -1,0 +1,218 @@
+"""``report.html``: the run for a person, in one self-contained file.
+
+No request leaves the file: CSS is inline, charts are inline SVG, there are no fonts,
+scripts or links, and a Content-Security-Policy of ``default-src 'none'`` makes the
+browser refuse any request a future edit might add. Sections: the go / no-go summary
+(per control and per scenario), then per scenario the verdicts, RTO and RPO against
+their targets with the recovery instants, the charts, SLO figures per phase, the ledger,
+the abort and landed-check facts, the RTO floor, log excerpts; last the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from harness.core.recovery import RecoveryReport
+from harness.core.verdict import VerdictKind
+from harness.evidence import charts
+from harness.evidence.controls import ControlStatus
+from harness.evidence.model import RunManifest, ScenarioEvidence, utc_text
+
+CSS = """
+body{font-family:system-ui,sans-serif;margin:1.5em;color:#1d1d1d;max-width:1100px}
+h1{margin-bottom:.2em}h2{border-bottom:2px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:.25em .5em;
+text-align:left;vertical-align:top;font-size:.92em}th{background:#f3f3f3}
+.go{background:#1e7b34;color:#fff;padding:.4em .8em;display:inline-block;font-size:1.4em}
+.nogo{background:#b3261e;color:#fff;padding:.4em .8em;display:inline-block;font-size:1.4em}
+.pass{color:#1e7b34;font-weight:bold}.fail{color:#b3261e;font-weight:bold}
+.flag{color:#9a5b00;font-weight:bold}pre{background:#f6f6f6;padding:.5em;overflow:auto;
+max-height:20em;font-size:.85em}ul.verdicts li{margin:.2em 0}.chart{display:block;margin:.5em 0}
+"""
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+def _mark(passed: bool, yes: str = "PASS", no: str = "FAIL") -> str:
+    return f'<span class="pass">{yes}</span>' if passed else f'<span class="fail">{no}</span>'
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f} s"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f} ms"
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    header = "".join(f"<th>{escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{header}</tr>{body}</table>"
+
+
+def _target_rows(scenario: ScenarioEvidence) -> list[list[str]]:
+    rows: list[list[str]] = []
+    for verdict in scenario.verdicts.verdicts:
+        if verdict.kind in (VerdictKind.RTO, VerdictKind.RPO):
+            target = "-" if verdict.target is None else f"{verdict.target:g} {verdict.unit}"
+            rows.append(
+                [
+                    verdict.kind.value.upper(),
+                    _seconds(verdict.measured),
+                    escape(target),
+                    _mark(verdict.passed),
+                ]
+            )
+    return rows
+
+
+def _instants(report: RecoveryReport) -> str:
+    def since(t_ns: int | None) -> str:
+        return "-" if t_ns is None else f"+{(t_ns - report.t_inject_ns) / 1e9:,.1f} s"
+
+    rows = [
+        ["t_detect (first failed probe)", since(report.t_detect_ns)],
+        ["t_failover (DB timeline switch)", since(report.t_failover_ns)],
+        ["t_reconnect (app answers again)", since(report.t_app_reconnect_ns)],
+        ["t_rec (steady for the stability period)", since(report.t_rec_ns)],
+        ["revert", since(report.t_revert_ns)],
+        ["total outage", f"{report.outage_ns / 1e9:,.1f} s"],
+    ]
+    return _table(["instant (after injection)", "value"], rows)
+
+
+def _scenario(scenario: ScenarioEvidence) -> str:
+    parts = [
+        f'<h2 id="s-{escape(scenario.scenario)}">{escape(scenario.scenario)} '
+        f"{_mark(scenario.passed)}</h2>",
+        f"<p>family <b>{escape(scenario.family)}</b>; fault "
+        f"<b>{escape(scenario.fault or 'none')}</b>; controls "
+        f"{escape(', '.join(scenario.controls) or 'none')}; "
+        f"{escape(utc_text(scenario.started_at))} to {escape(utc_text(scenario.ended_at))}</p>",
+    ]
+    if scenario.abort_reason is not None:
+        parts.append(f'<p class="fail">Aborted: {escape(scenario.abort_reason)}</p>')
+    parts.append('<h3>Verdicts</h3><ul class="verdicts">')
+    parts.extend(
+        f"<li>{_mark(v.passed)} {escape(v.kind.value)}: {escape(v.sentence)}</li>"
+        for v in scenario.all_verdicts
+    )
+    parts.append("</ul>")
+    targets = _target_rows(scenario)
+    if targets:
+        parts.append("<h3>RTO and RPO against targets</h3>")
+        parts.append(_table(["figure", "measured", "target", "verdict"], targets))
+    if scenario.verdicts.recovery is not None:
+        parts.append(_instants(scenario.verdicts.recovery))
+    parts.append("<h3>Charts</h3>")
+    for _, svg in charts.scenario_charts(scenario):
+        parts.append(svg.replace(' xmlns="http://www.w3.org/2000/svg"', "", 1))
+    slo_rows = [
+        [
+            escape(f.flow),
+            escape(f.phase.value),
+            f"{f.count:,}",
+            "-" if f.availability_pct is None else f"{f.availability_pct:.2f} %",
+            _ms(f.p50_ms),
+            _ms(f.p95_ms),
+            _ms(f.p99_ms),
+            _mark(f.compliant, "met", "missed"),
+        ]
+        for f in scenario.verdicts.slo
+    ]
+    if slo_rows:
+        parts.append("<h3>SLO per flow and phase</h3>")
+        parts.append(
+            _table(["flow", "phase", "samples", "availability", "p50", "p95", "p99", ""], slo_rows)
+        )
+    ledger = scenario.verdicts.ledger
+    if ledger is not None:
+        parts.append("<h3>Write ledger</h3>")
+        parts.append(
+            _table(
+                ["written", "acknowledged", "lost", "unknown (present/absent)", "RPO", "integrity"],
+                [
+                    [
+                        f"{ledger.written:,}",
+                        f"{ledger.acked:,}",
+                        f"{len(ledger.lost):,}",
+                        f"{len(ledger.unknown_present):,}/{len(ledger.unknown_absent):,}",
+                        f"{ledger.rpo_ns / 1e9:,.1f} s",
+                        _mark(ledger.integrity_violations == 0, "holds", "violated"),
+                    ]
+                ],
+            )
+        )
+    facts = [f"<li>landed: {escape(s)}</li>" for s in scenario.landed]
+    if not scenario.landed and scenario.fault is not None:
+        facts.append('<li class="fail">no landed check was recorded</li>')
+    if facts:
+        parts.append("<h3>Landed check</h3><ul>" + "".join(facts) + "</ul>")
+    if scenario.rto_floor:
+        parts.append("<h3>RTO floor</h3><ul>")
+        parts.extend(f"<li>{escape(line)}</li>" for line in scenario.rto_floor)
+        parts.append("</ul>")
+    if scenario.logs:
+        parts.append("<h3>Component logs (excerpts)</h3>")
+        parts.extend(
+            f"<details><summary>{escape(name)}</summary><pre>{escape(text)}</pre></details>"
+            for name, text in sorted(scenario.logs.items())
+        )
+    return "\n".join(parts)
+
+
+def report_html(
+    manifest: RunManifest,
+    scenarios: Sequence[ScenarioEvidence],
+    controls: Sequence[ControlStatus],
+) -> str:
+    go = bool(scenarios) and all(s.passed for s in scenarios)
+    failing = sum(1 for s in scenarios if not s.passed)
+    verdict = (
+        '<p class="go">GO</p>'
+        if go
+        else f'<p class="nogo">NO-GO</p><p>{failing} of {len(scenarios)} scenarios failed'
+        f"{'' if scenarios else ' (no scenario ran)'}.</p>"
+    )
+    scenario_rows = [
+        [
+            f'<a href="#s-{escape(s.scenario)}">{escape(s.scenario)}</a>',
+            escape(s.family),
+            _mark(s.passed),
+            escape("; ".join(v.sentence for v in s.failed) or "all verdicts passed"),
+        ]
+        for s in scenarios
+    ]
+    control_rows = [
+        [
+            escape(c.control_id),
+            escape(c.description),
+            '<span class="pass">evidenced</span>'
+            if not c.flagged
+            else f'<span class="flag">{escape(c.state.value)}</span>',
+            escape(c.sentence),
+        ]
+        for c in controls
+    ]
+    body = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>odoo-resilience run {escape(manifest.run_id)}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>odoo-resilience run {escape(manifest.run_id)}</h1>",
+        verdict,
+        "<h2>Scenarios</h2>",
+        _table(["scenario", "family", "verdict", "failing verdicts"], scenario_rows),
+        "<h2>Controls</h2>",
+        _table(["control", "description", "state", "why"], control_rows)
+        if control_rows
+        else "<p>No control is declared in the service levels.</p>",
+        *(_scenario(s) for s in scenarios),
+        "<h2>Environment</h2>",
+        _table(["", ""], [[escape(name), escape(value)] for name, value in manifest.properties()]),
+        "</body></html>",
+    ]
+    return "\n".join(body) + "\n"

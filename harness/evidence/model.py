@@ -1,0 +1,228 @@
+"""What a finished scenario hands to the evidence bundle, and what describes the run.
+
+``ScenarioEvidence`` and ``RunManifest`` are plain frozen data: the scenario runner
+builds them from the core's results, and tests build them synthetically. Nothing here
+reads a clock or the environment; serialising to JSON-ready values lives here so that
+every writer (bundle, Allure, summaries) renders the same facts the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from harness.core.ledger import LedgerReport
+from harness.core.recovery import RecoveryReport
+from harness.core.samples import FlowSamples
+from harness.core.slo import PhaseSlo
+from harness.core.timeline import Timeline
+from harness.core.verdict import RunVerdicts, Verdict
+from harness.errors import HarnessError
+
+JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
+"""A value ``json.dumps`` writes as is (the bundle's files are built from these)."""
+
+
+class EvidenceError(HarnessError):
+    """The evidence bundle could not be written, read or checked as asked."""
+
+
+@dataclass(frozen=True)
+class ScenarioEvidence:
+    """Everything one finished scenario leaves as evidence.
+
+    ``invariants`` are the ERP invariant verdicts checked after the run
+    (``harness.invariants.invariant_verdicts``); they count towards pass/fail like the
+    run's own verdicts. ``critical_flows`` names the flows that gate the steady state
+    (the Allure severity follows them). ``logs`` maps a component name to an excerpt of
+    its log; it is scrubbed of secrets before it is written.
+    """
+
+    scenario: str
+    family: str
+    controls: tuple[str, ...]
+    started_at: datetime
+    ended_at: datetime
+    timeline: Timeline
+    flows: Mapping[str, FlowSamples]
+    verdicts: RunVerdicts
+    fault: str | None = None
+    landed: tuple[str, ...] = ()
+    abort_reason: str | None = None
+    rto_floor: tuple[str, ...] = ()
+    logs: Mapping[str, str] = field(default_factory=dict)
+    invariants: tuple[Verdict, ...] = ()
+    critical_flows: tuple[str, ...] = ()
+
+    @property
+    def all_verdicts(self) -> tuple[Verdict, ...]:
+        return self.verdicts.verdicts + self.invariants
+
+    @property
+    def passed(self) -> bool:
+        return self.abort_reason is None and all(v.passed for v in self.all_verdicts)
+
+    @property
+    def failed(self) -> tuple[Verdict, ...]:
+        return tuple(v for v in self.all_verdicts if not v.passed)
+
+    @property
+    def duration_s(self) -> float:
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class RunManifest:
+    """Who ran what, where, with which inputs: the environment an auditor reads first."""
+
+    run_id: str
+    started_at: datetime
+    ended_at: datetime | None
+    user: str
+    host: str
+    platform: str
+    component_versions: Mapping[str, str]
+    git_revision: str
+    git_dirty: bool
+    profile: str
+    seed: int
+    service_levels_path: str
+    service_levels_sha256: str
+    tool_version: str
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {
+            "run_id": self.run_id,
+            "started_at": utc_text(self.started_at),
+            "ended_at": None if self.ended_at is None else utc_text(self.ended_at),
+            "user": self.user,
+            "host": self.host,
+            "platform": self.platform,
+            "component_versions": dict(sorted(self.component_versions.items())),
+            "git_revision": self.git_revision,
+            "git_dirty": self.git_dirty,
+            "profile": self.profile,
+            "seed": self.seed,
+            "service_levels_path": self.service_levels_path,
+            "service_levels_sha256": self.service_levels_sha256,
+            "tool_version": self.tool_version,
+        }
+
+    def properties(self) -> tuple[tuple[str, str], ...]:
+        """The manifest as ordered name/value pairs, for tables and properties files."""
+        pairs: list[tuple[str, str]] = [
+            ("run id", self.run_id),
+            ("started (UTC)", utc_text(self.started_at)),
+            ("ended (UTC)", "-" if self.ended_at is None else utc_text(self.ended_at)),
+            ("user", self.user),
+            ("host", self.host),
+            ("platform", self.platform),
+            ("git revision", self.git_revision + (" (dirty)" if self.git_dirty else "")),
+            ("profile", self.profile),
+            ("seed", str(self.seed)),
+            ("service levels", self.service_levels_path),
+            ("service levels SHA-256", self.service_levels_sha256),
+            ("odoo-resilience", self.tool_version),
+        ]
+        pairs.extend(
+            (f"version of {name}", version)
+            for name, version in sorted(self.component_versions.items())
+        )
+        return tuple(pairs)
+
+
+def utc_text(moment: datetime) -> str:
+    """``2024-05-01T12:00:00.000Z``; a naive datetime is refused (its zone is unknown)."""
+    if moment.tzinfo is None:
+        raise EvidenceError(
+            f"expected a timezone-aware datetime, saw naive {moment.isoformat()}; build "
+            "evidence times with datetime.now(UTC)"
+        )
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def verdict_json(verdict: Verdict) -> dict[str, JsonValue]:
+    return {
+        "kind": verdict.kind.value,
+        "scenario": verdict.scenario,
+        "family": verdict.family,
+        "passed": verdict.passed,
+        "target": verdict.target,
+        "measured": _finite(verdict.measured),
+        "unit": verdict.unit,
+        "window_ns": [verdict.window[0], verdict.window[1]],
+        "samples": [
+            {"series": r.series, "first": r.first, "stop": r.stop} for r in verdict.sample_refs
+        ],
+        "sentence": verdict.sentence,
+    }
+
+
+def recovery_json(report: RecoveryReport | None) -> JsonValue:
+    if report is None:
+        return None
+    return {
+        "t_inject_ns": report.t_inject_ns,
+        "t_detect_ns": report.t_detect_ns,
+        "t_failover_ns": report.t_failover_ns,
+        "t_app_reconnect_ns": report.t_app_reconnect_ns,
+        "t_rec_ns": report.t_rec_ns,
+        "t_revert_ns": report.t_revert_ns,
+        "rto_s": None if report.rto_ns is None else report.rto_ns / 1e9,
+        "outage_s": report.outage_ns / 1e9,
+        "stability_s": report.stability_ns / 1e9,
+        "window_s": report.window_ns / 1e9,
+        "critical_flows": list(report.critical_flows),
+    }
+
+
+def slo_json(figures: PhaseSlo) -> dict[str, JsonValue]:
+    return {
+        "flow": figures.flow,
+        "phase": figures.phase.value,
+        "t_from_ns": figures.t_from_ns,
+        "t_to_ns": figures.t_to_ns,
+        "samples": figures.count,
+        "ok": figures.ok,
+        "availability_pct": figures.availability_pct,
+        "error_rate": figures.error_rate,
+        "p50_ms": figures.p50_ms,
+        "p95_ms": figures.p95_ms,
+        "p99_ms": figures.p99_ms,
+        "budget_burn": _finite(figures.budget_burn),
+        "compliant": figures.compliant,
+    }
+
+
+def ledger_json(report: LedgerReport | None) -> JsonValue:
+    if report is None:
+        return None
+    return {
+        "written": report.written,
+        "acked": report.acked,
+        "acked_present": report.acked_present,
+        "lost": [
+            {"key": w.key, "flow": w.flow, "t_ack_ns": w.t_ack_ns, "index": w.index}
+            for w in report.lost
+        ],
+        "unknown_present": len(report.unknown_present),
+        "unknown_absent": len(report.unknown_absent),
+        "failed_present": list(report.failed_present),
+        "unexpected": list(report.unexpected),
+        "duplicates": [[key, copies] for key, copies in report.duplicates],
+        "rpo_s": report.rpo_ns / 1e9,
+        "integrity_violations": report.integrity_violations,
+    }
+
+
+def _finite(value: float | None) -> float | str | None:
+    # JSON has no infinity; a 100 % target burns its (empty) budget infinitely fast.
+    if value is None or math.isfinite(value):
+        return value
+    return str(value)
