@@ -253,7 +253,9 @@ class PatroniMember(Daemon):
             f"local all {creds.superuser} peer",
             f"host all {creds.superuser} {LOOPBACK}/32 scram-sha-256",
             f"host replication {creds.replication_user} {LOOPBACK}/32 scram-sha-256",
-            f"host {creds.app_database} {creds.app_user} {LOOPBACK}/32 scram-sha-256",
+            # The app role also reaches `postgres` (readiness, Odoo's db listing and
+            # cron LISTEN) and template databases (Odoo's init).
+            f"host all {creds.app_user} {LOOPBACK}/32 scram-sha-256",
         ]
         local_parameters: dict[str, object] = {
             "unix_socket_directories": str(self.socket_dir),
