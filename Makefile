@@ -25,17 +25,15 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# The harness's own tests, then the smoke profile end to end on the local platform.
 test: system-deps venv lint
 	$(VENV)/bin/pytest
+	$(VENV)/bin/odoo-resilience run --profile smoke --reports-dir reports
 
-# Until the scenarios exist, the demo proves the platform: doctor, service levels,
-# the whole stack up, its status, and down.
+# The main job: the smoke profile on the local platform; ends with the report's path.
 demo: system-deps venv
 	$(VENV)/bin/odoo-resilience doctor
-	$(VENV)/bin/odoo-resilience levels check
-	$(VENV)/bin/odoo-resilience up
-	$(VENV)/bin/odoo-resilience status; rc=$$?; $(VENV)/bin/odoo-resilience down; exit $$rc
-	@echo "not built yet: load, probes, faults, scenarios and the report (open issues 5-7)"
+	$(VENV)/bin/odoo-resilience run --profile smoke --reports-dir reports
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -22,7 +22,6 @@ from pathlib import Path
 import psycopg
 
 from harness.platform.endpoints import HostPort
-from harness.platform.local.plan import make_plan
 from harness.platform.local.platform import LocalPlatform
 from harness.platform.local.topology import DEFAULT_TOPOLOGY
 
@@ -81,12 +80,7 @@ def main() -> None:
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="odoo-res-bench-", dir="/var/tmp"))
-    root.chmod(0o755)
-    run_id = "bench-" + secrets.token_hex(3)
-    plan = make_plan(run_id, root / run_id, DEFAULT_TOPOLOGY.read_text(), str(DEFAULT_TOPOLOGY))
-    plan.run_dir.mkdir()
-    plan.save()
-    stack = LocalPlatform(plan)
+    stack = LocalPlatform.create(root, DEFAULT_TOPOLOGY, "bench-" + secrets.token_hex(3))
     ttl = stack.topology.patroni.ttl
     t0 = time.monotonic()
     stack.up()

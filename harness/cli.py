@@ -13,7 +13,11 @@ from pathlib import Path
 
 from harness import doctor, levels
 from harness.errors import ConfigError, HarnessError, ServiceLevelsError
+from harness.evidence.commands import report_command, trend_command, verify_command
+from harness.faults.recover import recover
 from harness.platform.local import control
+from harness.pytest_plugin import PROFILES
+from harness.scenario.session import DEFAULT_SCENARIOS, RunOptions, run_scenarios
 from harness.settings import load_settings
 
 EXIT_OK = 0
@@ -59,6 +63,46 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return control.status(load_settings(), args.run_dir, as_json=args.json, out=sys.stdout)
 
 
+def _cmd_recover(args: argparse.Namespace) -> int:
+    run_dir = control.resolve_run_dir(load_settings(), args.run_dir)
+    reverted = recover(run_dir)
+    for fault in reverted:
+        print(f"reverted {fault.name} ({fault.family.value}): {'; '.join(fault.steps)}")
+    print(
+        f"{len(reverted)} fault(s) reverted in {run_dir}"
+        if reverted
+        else "nothing was left applied"
+    )
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    return run_scenarios(
+        RunOptions(
+            profile=args.profile,
+            platform=args.platform,
+            scenarios=args.scenarios,
+            service_levels=args.service_levels,
+            reports_dir=args.reports_dir,
+            seed=args.seed,
+            keep_on_fail=args.keep_on_fail,
+            extra=tuple(args.pytest_args),
+        )
+    )
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    return verify_command(args.dir, args.public_key)
+
+
+def _cmd_trend(args: argparse.Namespace) -> int:
+    return trend_command(args.reports, args.last)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    return report_command(args.dir, args.allure)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="odoo-resilience",
@@ -91,6 +135,35 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--run-dir", type=Path, help="the run to show (default: the current one)")
     st.add_argument("--json", action="store_true", help="machine-readable output")
     st.set_defaults(func=_cmd_status)
+    rn = sub.add_parser("run", help="run a profile's scenarios and write the evidence bundle")
+    rn.add_argument("--profile", choices=PROFILES, default="smoke")
+    rn.add_argument("--platform", choices=("local",), default="local")
+    rn.add_argument("--scenarios", type=Path, default=DEFAULT_SCENARIOS)
+    rn.add_argument("--service-levels", type=Path, default=levels.DEFAULT_SERVICE_LEVELS)
+    rn.add_argument("--reports-dir", type=Path, default=Path("reports"))
+    rn.add_argument("--seed", type=int)
+    rn.add_argument("--keep-on-fail", action="store_true")
+    rn.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    rn.set_defaults(func=_cmd_run)
+
+    vf = sub.add_parser("verify", help="check an evidence bundle's hashes, chain and signature")
+    vf.add_argument("dir", type=Path)
+    vf.add_argument("--public-key", type=Path, help="trusted Ed25519 public key (PEM)")
+    vf.set_defaults(func=_cmd_verify)
+
+    tr = sub.add_parser("trend", help="RTO, RPO and SLO figures per scenario across runs")
+    tr.add_argument("--reports", type=Path, default=Path("reports"))
+    tr.add_argument("--last", type=int, default=10)
+    tr.set_defaults(func=_cmd_trend)
+
+    rp = sub.add_parser("report", help="rebuild a bundle's reports (Allure HTML with --allure)")
+    rp.add_argument("dir", type=Path)
+    rp.add_argument("--allure", action="store_true")
+    rp.set_defaults(func=_cmd_report)
+
+    rc = sub.add_parser("recover", help="revert every fault a dead run left applied")
+    rc.add_argument("--run-dir", type=Path, help="the run (default: the current one)")
+    rc.set_defaults(func=_cmd_recover)
     return parser
 
 

@@ -1,18 +1,51 @@
-"""The pytest plugin (entry point ``pytest11``): options and fixtures scenario suites use.
+"""The pytest plugin (entry point ``pytest11``): options, markers and fixtures of scenarios.
 
 Users' own suites get it by installing the package; this repository's
 ``conftest.py`` only adds repository defaults. Wiring only: it assembles the
-library's pieces, it computes nothing itself.
+library's pieces (platform, seed, runner) and computes nothing itself.
+
+- ``--platform`` brings a stack up once per session (``stack``); a platform that
+  cannot be brought up is an error for every scenario, never a skip.
+- ``--profile smoke|gate|nightly`` keeps the scenarios marked with that profile.
+- ``--service-levels`` is what every verdict is judged against.
+- ``--keep-on-fail`` keeps the stack's data and logs when a scenario failed.
+- ``--seed`` makes the harness's own choices (seed data, which node) replayable.
 """
 
 from __future__ import annotations
 
+import getpass
+import hashlib
+import random
+import secrets
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from harness import levels
+from harness import __version__, levels
 from harness.errors import ServiceLevelsError
+from harness.evidence.bundle import EvidenceBundle
+from harness.evidence.model import RunManifest
+from harness.faults import reaper
+from harness.levels import FaultFamily
+from harness.odoo.client import OdooClient
+from harness.odoo.seed import SeedCatalog, seed_warehouse
+from harness.platform.local.platform import LocalPlatform
+from harness.platform.local.topology import DEFAULT_TOPOLOGY
+from harness.scenario.evidence import scenario_evidence
+from harness.scenario.manifest import component_versions, git_dirty, git_revision
+from harness.scenario.runner import ScenarioResult, ScenarioRunner
+from harness.settings import load_settings
+
+PROFILES = ("smoke", "gate", "nightly")
+#: Where the session's evidence bundle was written (for ``odoo-resilience run``).
+BUNDLE_KEY = pytest.StashKey[Path]()
+PLATFORMS = ("local",)
+FAMILY_MARKERS = {family.value.replace("-", "_"): family for family in FaultFamily}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -23,6 +56,86 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=str(levels.DEFAULT_SERVICE_LEVELS),
         help="service-levels YAML the scenarios assert against (default: %(default)s)",
     )
+    group.addoption(
+        "--platform",
+        dest="odoo_resilience_platform",
+        default="local",
+        choices=PLATFORMS,
+        help="where the stack runs (default: %(default)s)",
+    )
+    group.addoption(
+        "--profile",
+        dest="odoo_resilience_profile",
+        default=None,
+        choices=PROFILES,
+        help="run only the scenarios of this profile",
+    )
+    group.addoption(
+        "--topology",
+        dest="odoo_resilience_topology",
+        default=str(DEFAULT_TOPOLOGY),
+        help="local platform topology (default: %(default)s)",
+    )
+    group.addoption(
+        "--keep-on-fail",
+        dest="odoo_resilience_keep_on_fail",
+        action="store_true",
+        help="keep the stack's data and logs when a scenario failed",
+    )
+    group.addoption(
+        "--reports-dir",
+        dest="odoo_resilience_reports_dir",
+        default="reports",
+        help="where each run's evidence bundle goes (default: %(default)s)",
+    )
+    group.addoption(
+        "--signing-key",
+        dest="odoo_resilience_signing_key",
+        default=None,
+        help="Ed25519 private key (PEM) that signs each bundle's SHA256SUMS",
+    )
+    group.addoption(
+        "--pushgateway",
+        dest="odoo_resilience_pushgateway",
+        default=None,
+        help="Prometheus Pushgateway URL to push each run's metrics to",
+    )
+    group.addoption(
+        "--seed",
+        dest="odoo_resilience_seed",
+        type=int,
+        default=None,
+        help="seed for the harness's choices (default: random, printed)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for profile in PROFILES:
+        config.addinivalue_line("markers", f"{profile}: part of the {profile} profile")
+    for marker, family in FAMILY_MARKERS.items():
+        config.addinivalue_line("markers", f"{marker}: a {family.value} scenario")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    profile = config.getoption("odoo_resilience_profile")
+    if profile is None:
+        return
+    kept = [item for item in items if item.get_closest_marker(profile) is not None]
+    dropped = [item for item in items if item.get_closest_marker(profile) is None]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = kept
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A running stack with its seeded warehouse."""
+
+    platform: LocalPlatform
+    catalog: SeedCatalog
+    journal_dir: Path
+    seed: int
+    results: list[ScenarioResult] = field(default_factory=list)
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +146,106 @@ def service_levels(pytestconfig: pytest.Config) -> levels.ServiceLevels:
         return levels.load_service_levels(path)
     except ServiceLevelsError as err:
         raise pytest.UsageError(levels.format_report(err)) from err
+
+
+@pytest.fixture(scope="session")
+def harness_seed(pytestconfig: pytest.Config) -> int:
+    seed: int | None = pytestconfig.getoption("odoo_resilience_seed")
+    return seed if seed is not None else random.SystemRandom().randrange(2**31)
+
+
+@pytest.fixture(scope="session")
+def stack(
+    pytestconfig: pytest.Config, request: pytest.FixtureRequest, harness_seed: int
+) -> Iterator[Stack]:
+    """The whole stack, up for the session and seeded; down (or kept) at the end.
+
+    Failing to bring it up raises, so every scenario that needs it errors.
+    """
+    topology = Path(pytestconfig.getoption("odoo_resilience_topology"))
+    platform = LocalPlatform.create(
+        load_settings().run_root, topology, "pytest-" + secrets.token_hex(4)
+    )
+    run_dir = platform.plan.run_dir
+    print(f"\nodoo-resilience: seed {harness_seed}; stack in {run_dir}")
+    started = datetime.now(UTC)
+    platform.up(progress=lambda line: print(f"  {line}"))
+    failed_before = request.session.testsfailed
+    try:
+        login = platform.endpoints().app_login
+        with OdooClient(
+            platform.endpoints().ingress_url, login.db, login.login, login.password, 120
+        ) as client:
+            client.login()
+            catalog = seed_warehouse(client, products=200, seed=harness_seed % 10_000)
+        running = Stack(platform, catalog, run_dir, harness_seed)
+        yield running
+        if running.results:
+            bundle = write_bundle(pytestconfig, running, started)
+            pytestconfig.stash[BUNDLE_KEY] = bundle
+            print(
+                f"\nodoo-resilience: evidence bundle {bundle}\n  report: {bundle / 'report.html'}"
+            )
+    finally:
+        keep = bool(pytestconfig.getoption("odoo_resilience_keep_on_fail")) and (
+            request.session.testsfailed > failed_before
+        )
+        # The run's fault reaper (started by the first fault) goes before the stack.
+        reaper.stop(run_dir)
+        platform.down(keep=keep)
+        if keep:
+            print(f"\nodoo-resilience: kept data and logs of the failed run in {run_dir}")
+
+
+@pytest.fixture
+def scenario_runner(stack: Stack, service_levels: levels.ServiceLevels) -> ScenarioRunner:
+    return ScenarioRunner(
+        stack.platform, service_levels, stack.catalog, stack.journal_dir, stack.results.append
+    )
+
+
+def write_bundle(config: pytest.Config, stack: Stack, started: datetime) -> Path:
+    """The session's evidence bundle: every scenario that ran, with its verdicts."""
+    levels_path = Path(config.getoption("odoo_resilience_service_levels"))
+    service_levels = levels.load_service_levels(levels_path)
+    platform = stack.platform
+    manifest = RunManifest(
+        run_id=platform.plan.run_id,
+        started_at=started,
+        ended_at=None,
+        user=getpass.getuser(),
+        host=socket.gethostname(),
+        platform=platform.name,
+        component_versions=component_versions(),
+        git_revision=git_revision(Path(str(config.rootpath))),
+        git_dirty=git_dirty(Path(str(config.rootpath))),
+        profile=config.getoption("odoo_resilience_profile") or "all",
+        seed=stack.seed,
+        service_levels_path=str(levels_path),
+        service_levels_sha256=hashlib.sha256(levels_path.read_bytes()).hexdigest(),
+        tool_version=__version__,
+    )
+    key = config.getoption("odoo_resilience_signing_key")
+    bundle = EvidenceBundle(
+        Path(config.getoption("odoo_resilience_reports_dir")),
+        manifest,
+        controls=service_levels.controls,
+        secrets=platform.plan.credentials.all_secrets(),
+        signing_key=Path(key) if key else None,
+        pushgateway_url=config.getoption("odoo_resilience_pushgateway"),
+    )
+    logs = platform.component_logs()
+    for result in stack.results:
+        bundle.add_scenario(scenario_evidence(result, service_levels, logs))
+    return bundle.finish()
+
+
+@pytest.fixture
+def harness_random(stack: Stack, request: pytest.FixtureRequest) -> random.Random:
+    """Replayable choices: the session seed mixed with the test's name."""
+    return random.Random(f"{stack.seed}:{request.node.nodeid}")
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    profile = config.getoption("odoo_resilience_profile")
+    return f"odoo-resilience profile: {profile}" if profile else None

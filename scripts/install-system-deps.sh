@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   etcd-server etcd-client patroni python3-etcd python3-psycopg2
   haproxy redis-server pgbackrest postgresql postgresql-contrib
-  python3-venv util-linux iproute2 openssl procps ca-certificates
+  python3-venv util-linux iproute2 openssl procps ca-certificates chromium
 )
 
 missing=()

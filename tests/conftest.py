@@ -15,20 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from harness.platform.local.plan import make_plan
 from harness.platform.local.platform import LocalPlatform
 from harness.platform.local.topology import DEFAULT_TOPOLOGY
+
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[LocalPlatform]:
     root = Path(tempfile.mkdtemp(prefix="odoo-res-stack-", dir="/var/tmp"))
-    root.chmod(0o755)
-    run_id = "t-" + secrets.token_hex(4)
-    plan = make_plan(run_id, root / run_id, DEFAULT_TOPOLOGY.read_text(), str(DEFAULT_TOPOLOGY))
-    plan.run_dir.mkdir()
-    plan.save()
-    platform = LocalPlatform(plan)
+    platform = LocalPlatform.create(root, DEFAULT_TOPOLOGY, "t-" + secrets.token_hex(4))
+    plan = platform.plan
     platform.up(progress=print)
     try:
         yield platform

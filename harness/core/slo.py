@@ -1,6 +1,9 @@
 """SLO compliance per flow and per phase (baseline, fault, recovery, after).
 
-A sample belongs to the phase in which it started (the request was issued then).
+A sample belongs to the phase in which it started (the request was issued then); a
+sample still running when its phase ended straddled two conditions (a request issued
+in the baseline and slowed by the fault's first moment) and is judged in no phase's
+SLO, though recovery and outage arithmetic still see it.
 Availability and error rate count every sample; latency percentiles are nearest-rank
 over OK samples only, as in the steady state (``harness.core.steady``). Error-budget
 burn is the error rate divided by the budget ``1 - availability target``: 1.0 spends
@@ -59,12 +62,13 @@ def phase_slo(samples: FlowSamples, target: FlowTarget, window: PhaseWindow) -> 
     first = bisect_left(starts, window.t_from_ns)
     stop = bisect_left(starts, window.t_to_ns, lo=first)
     ok_code = Outcome.OK.value
-    latencies = sorted(
-        e - s
+    within = [
+        (s, e, o)
         for s, e, o in zip(starts[first:stop], ends[first:stop], outcomes[first:stop], strict=True)
-        if o == ok_code
-    )
-    count, ok = stop - first, len(latencies)
+        if e <= window.t_to_ns
+    ]
+    latencies = sorted(e - s for s, e, o in within if o == ok_code)
+    count, ok = len(within), len(latencies)
     p50, p95, p99 = (nearest_rank(latencies, pct) for pct in (50, 95, 99))
     if count == 0:
         availability = error_rate = burn = None

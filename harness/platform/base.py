@@ -35,6 +35,22 @@ class IoLimits:
                 raise ValueError(f"IoLimits values must be positive integers, saw {value}")
 
 
+@dataclass(frozen=True)
+class PlatformTimings:
+    """The settings that bound how fast the stack can recover (for the RTO floor)."""
+
+    leader_ttl_s: float
+    """How long a dead leader keeps its lock (Patroni ``ttl``)."""
+    ha_loop_s: float
+    """How often the HA manager looks (Patroni ``loop_wait``)."""
+    router_check_s: float
+    """How often the DB router checks who is primary (HAProxy ``inter``)."""
+    router_fall: int
+    router_rise: int
+    ingress_check_s: float
+    """How often the ingress health-checks each app instance (Traefik interval)."""
+
+
 class Health(Enum):
     UP = "up"
     DOWN = "down"
@@ -85,6 +101,8 @@ class Platform(Protocol):
 
     def endpoints(self) -> StackEndpoints: ...
 
+    def timings(self) -> PlatformTimings: ...
+
     def status(self) -> StackStatus: ...
 
     def nodes(self) -> Mapping[str, tuple[str, ...]]:
@@ -122,5 +140,21 @@ class Platform(Protocol):
         ...
 
     def set_app_weights(self, weights: Mapping[str, int]) -> None:
-        """Traefik weights of the blue/green app services."""
+        """Ingress weights of the blue/green app services."""
+        ...
+
+    def deploy_release(self, release: str, instances: int = 1) -> tuple[str, ...]:
+        """Start a new app release as the green service, with no traffic yet."""
+        ...
+
+    def release_ready(self) -> bool:
+        """Every instance of the green release passes the ingress health check."""
+        ...
+
+    def retire_release(self) -> None:
+        """All traffic to blue; the green release removed and stopped (idempotent)."""
+        ...
+
+    def rollback_schema(self) -> bool:
+        """Undo a release's schema migration; True when something was migrated back."""
         ...

@@ -21,6 +21,7 @@ from harness.levels import DEFAULT_SERVICE_LEVELS, load_service_levels
 from harness.odoo.client import OdooClient
 from harness.odoo.seed import SeedCatalog, seed_warehouse
 from harness.probes import OdooEndpoint
+from harness.scenario.targets import flow_targets
 from tests.support.standalone import (
     StandalonePostgres,
     free_port,
@@ -157,16 +158,4 @@ def seeded_double(log_dir: Path, products: int = 120) -> Iterator[SeededDouble]:
 
 def targets() -> tuple[FlowTarget, ...]:
     """The service levels' flow targets as the core takes them."""
-    found = []
-    for levels in LEVELS.flows:
-        assert levels.targets is not None
-        found.append(
-            FlowTarget(
-                levels.flow.value,
-                levels.critical,
-                levels.targets.availability_pct,
-                levels.targets.p95_ms,
-                levels.targets.p99_ms,
-            )
-        )
-    return tuple(found)
+    return flow_targets(LEVELS)

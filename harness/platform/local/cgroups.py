@@ -122,6 +122,11 @@ class CgroupTree:
             current = current / part
             current.mkdir(exist_ok=True)
 
+    def children(self, name: str) -> list[str]:
+        """The names of the cgroups directly under ``name`` (a node's component leaves)."""
+        top = self._dirs(name)[0]
+        return sorted(p.name for p in top.iterdir() if p.is_dir()) if top.exists() else []
+
     def procs_files(self, name: str) -> list[Path]:
         """The ``cgroup.procs`` files a process writes its pid into to join ``name``."""
         return [d / "cgroup.procs" for d in self._dirs(name)]

@@ -32,6 +32,7 @@ from harness.platform.base import (
     DbMemberStatus,
     Health,
     IoLimits,
+    PlatformTimings,
     StackStatus,
 )
 from harness.platform.endpoints import (
@@ -55,19 +56,31 @@ from harness.platform.local.patroni import (
     PatroniSettings,
 )
 from harness.platform.local.pgbackrest import PgBackRest, PgMember
-from harness.platform.local.plan import StackPlan
-from harness.platform.local.ports import LOOPBACK, ensure_port_free, port_is_listening
-from harness.platform.local.process import become_subreaper, pid_running, reap_orphans
+from harness.platform.local.plan import StackPlan, make_plan
+from harness.platform.local.ports import (
+    LOOPBACK,
+    ensure_port_free,
+    pick_free_ports,
+    port_is_listening,
+)
+from harness.platform.local.process import (
+    become_subreaper,
+    log_tail,
+    pid_running,
+    reap_orphans,
+    run_checked,
+)
 from harness.platform.local.redis import Redis
 from harness.platform.local.seaweedfs import S3Credentials, SeaweedFS, SeaweedGrpcPorts
 from harness.platform.local.tls import ensure_tls
-from harness.platform.local.traefik import Traefik
+from harness.platform.local.traefik import ServerState, Traefik
 
 Progress = Callable[[str], None]
 REPO_ROOT = Path(__file__).resolve().parents[3]
-BLUE = "odoo-blue"
+BLUE, GREEN = "odoo-blue", "odoo-green"
 #: Readiness that sees the database (odoo-facts.md 1.5): plain /web/health never does.
 APP_READINESS = "/web/health?db_server_status=1"
+APP_LIVENESS = "/web/health"
 
 
 def _quiet(_message: str) -> None:
@@ -99,6 +112,16 @@ class LocalPlatform:
         self._reaper: threading.Thread | None = None
         self._reaper_stop = threading.Event()
         self._build()
+
+    @classmethod
+    def create(cls, run_root: Path, topology: Path, run_id: str) -> LocalPlatform:
+        """Plan a new run under ``run_root`` (its directory, ports, secrets) and build it."""
+        run_root.mkdir(parents=True, exist_ok=True)
+        run_root.chmod(0o755)
+        plan = make_plan(run_id, run_root / run_id, topology.read_text(), str(topology))
+        plan.run_dir.mkdir()
+        plan.save()
+        return cls(plan)
 
     # -- assembly ---------------------------------------------------------------------
     def _node(self, component: str) -> str:
@@ -190,17 +213,10 @@ class LocalPlatform:
             ctx, self._node("toxiproxy"), self._hp("toxiproxy", "api"), routes
         )
         self.apps = [
-            AppInstance(
-                ctx,
-                self._node(name),
-                name,
-                port=plan.port(name, "http"),
-                argv=self._app_argv(name),
-                env=self._app_env(),
-                health_path=APP_READINESS,
-            )
+            self._app(name, self._node(name), plan.port(name, "http"), "good")
             for name in topo.app_instances
         ]
+        self.green: list[AppInstance] = []
         self.traefik = Traefik(
             ctx,
             self._node("traefik"),
@@ -226,7 +242,20 @@ class LocalPlatform:
         ]
         self._components = {c.name: c for c in ordered}
 
-    def _app_argv(self, name: str, release: str = "good") -> list[str]:
+    def _app(
+        self, name: str, node: str, port: int, release: str, health_path: str = APP_READINESS
+    ) -> AppInstance:
+        return AppInstance(
+            self.ctx,
+            node,
+            name,
+            port=port,
+            argv=self._app_argv(name, port, release),
+            env=self._app_env(),
+            health_path=health_path,
+        )
+
+    def _app_argv(self, name: str, port: int, release: str) -> list[str]:
         """The Odoo double as instance ``name``; every link goes through its proxy."""
         s3 = self.s3_access(via_proxy=True)
         return [
@@ -236,7 +265,7 @@ class LocalPlatform:
             "--name",
             name,
             "--port",
-            str(self.plan.port(name, "http")),
+            str(port),
             "--db-name",
             self.plan.db_name,
             "--redis",
@@ -347,6 +376,17 @@ class LocalPlatform:
             json.dump(data, fh, indent=2, default=str)
         os.replace(tmp, path)
 
+    def timings(self) -> PlatformTimings:
+        topo = self.topology
+        return PlatformTimings(
+            leader_ttl_s=topo.patroni.ttl,
+            ha_loop_s=topo.patroni.loop_wait,
+            router_check_s=topo.haproxy.check_interval_ms / 1000,
+            router_fall=topo.haproxy.fall,
+            router_rise=topo.haproxy.rise,
+            ingress_check_s=topo.traefik.health_interval_ms / 1000,
+        )
+
     def endpoints(self) -> StackEndpoints:
         return StackEndpoints(
             platform="local",
@@ -403,14 +443,17 @@ class LocalPlatform:
 
     def _stop_leaf(self, component: LocalComponent) -> None:
         """Stop processes another process started (attached mode): SIGTERM, then SIGKILL."""
+        self._stop_pids(f"{component.node}/{component.name}")
+
+    def _stop_pids(self, leaf: str) -> None:
         if self.cgroups is None:
             return
-        leaf = f"{component.node}/{component.name}"
+        node = leaf.split("/", maxsplit=1)[0]
         pids = self.cgroups.pids(leaf)
         if not pids:
             return
-        if self.cgroups.is_frozen(component.node):
-            self.cgroups.thaw(component.node)
+        if self.cgroups.is_frozen(node):
+            self.cgroups.thaw(node)
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
@@ -418,6 +461,14 @@ class LocalPlatform:
         while any(pid_running(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.05)
         self.cgroups.kill(leaf)
+
+    def component_logs(self, lines: int = 200) -> dict[str, str]:
+        """The last ``lines`` lines of each component's log (evidence around the faults)."""
+        return {
+            name: log_tail(self.ctx.log_path(name), lines)
+            for name in self._components
+            if self.ctx.log_path(name).exists()
+        }
 
     def reap(self) -> None:
         """Reap orphans of the stack (e.g. a postmaster whose Patroni died).
@@ -517,6 +568,63 @@ class LocalPlatform:
 
     def set_app_weights(self, weights: Mapping[str, int]) -> None:
         self.traefik.set_weights(dict(weights))
+
+    def deploy_release(self, release: str, instances: int = 1) -> tuple[str, ...]:
+        """Start ``instances`` of ``release`` as the green service, with no traffic yet.
+
+        Raises ComponentFailed (with the log tail) when the release cannot start.
+        """
+        if self.green:
+            raise PlatformError(
+                f"a release is already deployed ({', '.join(a.name for a in self.green)}); "
+                "retire it first"
+            )
+        nodes = [self._node(a) for a in self.topology.app_instances]
+        for index, port in enumerate(pick_free_ports(instances)):
+            # Started once alive; whether it is ready is the ingress's gate to decide.
+            node = nodes[index % len(nodes)]
+            instance = self._app(f"green-{index + 1}", node, port, release, APP_LIVENESS)
+            self.green.append(instance)
+            self._components[instance.name] = instance
+            instance.start()
+        self.traefik.set_servers(GREEN, [a.url for a in self.green])
+        return tuple(a.name for a in self.green)
+
+    def release_ready(self) -> bool:
+        """Every green instance passes the ingress's health check."""
+        states = self.traefik.server_status().get(GREEN, {})
+        return bool(states) and all(state is ServerState.UP for state in states.values())
+
+    def retire_release(self) -> None:
+        """All traffic back to blue, the green service removed, its instances stopped.
+
+        Works from another process too (the reaper): Traefik's routes are rewritten
+        with blue alone and every ``green-*`` cgroup leaf is stopped.
+        """
+        if GREEN in self.traefik.services():
+            self.traefik.set_weights({BLUE: 100, GREEN: 0})
+            self.traefik.remove_service(GREEN)
+        else:
+            self.traefik.set_weights({BLUE: 100})
+        for instance in self.green:
+            instance.stop(grace_s=5.0)
+            self._components.pop(instance.name, None)
+        self.green = []
+        if self.cgroups is not None:
+            for node in self.topology.nodes:
+                for leaf in self.cgroups.children(node):
+                    if leaf.startswith("green-"):
+                        self._stop_pids(f"{node}/{leaf}")
+
+    def rollback_schema(self) -> bool:
+        """Undo a release's schema migration; True when something was migrated back."""
+        env = {**self._app_env(), "PGCONNECT_TIMEOUT": "5"}
+        out = run_checked(
+            [sys.executable, "-m", "fixtures.odoo_double", "migrate-back"],
+            "rolling the schema back",
+            env=env,
+        )
+        return out.startswith("migrated back")
 
     # -- status -----------------------------------------------------------------------
     def status(self) -> StackStatus:

@@ -265,6 +265,23 @@ def reap_orphans(candidates: set[int]) -> list[int]:
     return reaped
 
 
+def zombie_children() -> set[int]:
+    """Exited children of this process nobody has waited for yet."""
+    me = str(os.getpid())
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                state, ppid = fh.read().rsplit(")", 1)[1].split()[:2]
+        except OSError:
+            continue
+        if state == "Z" and ppid == me:
+            found.add(int(entry))
+    return found
+
+
 def pid_running(pid: int) -> bool:
     """True when ``pid`` exists and is not a zombie."""
     try:

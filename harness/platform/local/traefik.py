@@ -218,11 +218,17 @@ class Traefik(Daemon):
         )
 
     def set_servers(self, service: str, urls: Sequence[str]) -> None:
-        """Replace the backends of ``service``; returns once Traefik's API lists them."""
-        if service not in self._servers:
+        """Replace the backends of ``service``; returns once Traefik's API lists them.
+
+        A service Traefik does not have yet is added with weight 0: a new release
+        gets no traffic until a rollout gives it some.
+        """
+        if service == ENTRY_SERVICE or not urls:
             raise ConfigError(
-                f"unknown Traefik service {service!r}; known: {', '.join(sorted(self._servers))}"
+                f"a release service needs a name other than {ENTRY_SERVICE!r} and at least one "
+                f"backend URL; got {service!r} with {list(urls)}"
             )
+        self._weights.setdefault(service, 0)
         self._servers[service] = list(urls)
         self._write_dynamic()
         wanted = sorted(urls)
@@ -230,6 +236,27 @@ class Traefik(Daemon):
             lambda: self._api_servers(service) == wanted,
             APPLY_TIMEOUT_S,
             f"Traefik to report servers {wanted} for {service}",
+        )
+
+    def services(self) -> tuple[str, ...]:
+        """The release services this object routes to (blue, and green during a rollout)."""
+        return tuple(self._servers)
+
+    def remove_service(self, service: str) -> None:
+        """Take a release service out of Traefik (its weight must be 0 already)."""
+        if self._weights.get(service, 0) != 0:
+            raise ConfigError(
+                f"set {service!r}'s weight to 0 before removing it (it has "
+                f"{self._weights[service]}): removing a service that takes traffic drops requests"
+            )
+        self._servers.pop(service, None)
+        self._weights.pop(service, None)
+        self._write_dynamic()
+        wanted = dict(self._weights)
+        wait_until(
+            lambda: self._api_weights() == wanted,
+            APPLY_TIMEOUT_S,
+            f"Traefik to drop {service} (weights {wanted})",
         )
 
     def server_status(self) -> dict[str, dict[str, ServerState]]:

@@ -20,7 +20,7 @@ import pytest
 
 from harness.errors import ComponentFailed, PortInUse
 from harness.platform.local.cgroups import CgroupTree
-from harness.platform.local.plan import StackPlan, make_plan
+from harness.platform.local.plan import StackPlan
 from harness.platform.local.platform import LocalPlatform
 from harness.platform.local.ports import port_is_listening
 from harness.platform.local.topology import DEFAULT_TOPOLOGY
@@ -121,11 +121,7 @@ def test_a_missing_binary_fails_up_with_the_command_that_fixes_it(run_root: Path
 
 
 def _planned(run_root: Path) -> StackPlan:
-    run_id = "t-" + secrets.token_hex(4)
-    plan = make_plan(run_id, run_root / run_id, DEFAULT_TOPOLOGY.read_text(), str(DEFAULT_TOPOLOGY))
-    plan.run_dir.mkdir()
-    plan.save()
-    return plan
+    return LocalPlatform.create(run_root, DEFAULT_TOPOLOGY, "t-" + secrets.token_hex(4)).plan
 
 
 def test_a_taken_port_fails_up_before_anything_starts(run_root: Path) -> None:

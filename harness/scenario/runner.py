@@ -1,0 +1,355 @@
+"""``ScenarioRunner``: steady state, inject, observe, revert, verify.
+
+Probes measure every business flow from outside for the whole run. The phases:
+
+- baseline: the steady state must hold before anything is broken (else no inject);
+- fault: the fault is injected and must prove it landed; a self-healing fault
+  (a crash the stack recovers from by itself) stays until the stack is steady
+  again, a sustained one (latency, a partition) for its hold time;
+- recovery: from the revert until the steady state held for the stability period
+  (or the observation limit);
+- after: a short look that the recovery lasts.
+
+An abort watch reverts the fault at once when a critical flow has been down longer
+than the family's RTO plus the abort margin. After the run the write ledger is read
+back, the ERP invariants are checked and the core judges everything.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.core import (
+    EventKind,
+    FlowSamples,
+    Phase,
+    RunData,
+    RunVerdicts,
+    Timeline,
+    TimelineEvent,
+    Verdict,
+    evaluate_run,
+    first_stable_instant,
+)
+from harness.core.steady import system_steady_intervals
+from harness.errors import FaultDidNotLand
+from harness.faults.base import Fault, FaultRuntime, LandedEvidence
+from harness.invariants import InvariantResult, check_invariants, invariant_verdicts
+from harness.ledger import AppKeyReader, DbReadBack, ReadBackResult, WriteLedger, read_back
+from harness.levels import FaultFamily, ServiceLevels
+from harness.odoo.client import OdooClient
+from harness.odoo.seed import SeedCatalog
+from harness.platform.base import Platform
+from harness.probes import OdooEndpoint, ProbeSet, probe_settings
+from harness.scenario.analysis import window_gate
+from harness.scenario.floor import explain, recovery_floor
+from harness.scenario.rollout import GateResult
+from harness.scenario.targets import flow_targets, recovery_target, steady_spec
+from harness.scenario.watch import TimelineWatch, longest_down
+
+TICK_S = 0.5
+#: How long probes may run before the baseline for the stack to become steady.
+WARM_UP_LIMIT_S = 60.0
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    """One scenario: a fault of a family and how long to hold it."""
+
+    name: str
+    family: FaultFamily
+    make_fault: Callable[[FaultRuntime], Fault]
+    self_healing: bool = False
+    """The stack recovers while the fault stands (a crash): revert once steady again."""
+    hold_s: float = 20.0
+    """For sustained faults: how long the fault stays before the harness reverts it."""
+    leader_lost: bool = False
+    """The fault takes the DB primary away (for the RTO floor)."""
+    after_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    spec: ScenarioSpec
+    timeline: Timeline
+    flows: dict[str, FlowSamples]
+    verdicts: tuple[Verdict, ...]
+    """Every verdict: the run's own, then the ERP invariants'."""
+    run: RunVerdicts
+    invariant_verdicts: tuple[Verdict, ...]
+    landed: LandedEvidence | None
+    abort_reason: str | None
+    floor_lines: tuple[str, ...]
+    read_back: ReadBackResult
+    invariants: tuple[InvariantResult, ...]
+    wall_start_ns: int
+    wall_end_ns: int
+
+    @property
+    def passed(self) -> bool:
+        return all(v.passed for v in self.verdicts)
+
+    def failures(self) -> list[str]:
+        return [v.sentence for v in self.verdicts if not v.passed]
+
+    def summary(self) -> str:
+        lines = [v.sentence for v in self.verdicts]
+        return "\n".join([*lines, *self.floor_lines])
+
+
+@dataclass
+class _Events:
+    """The run's timeline events, appended from several threads."""
+
+    items: list[TimelineEvent] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, kind: EventKind, t_ns: int, label: str = "", phase: Phase | None = None) -> None:
+        with self.lock:
+            self.items.append(TimelineEvent(kind, t_ns, label, phase))
+
+    def phase(self, phase: Phase) -> int:
+        now = time.monotonic_ns()
+        self.add(EventKind.PHASE_START, now, phase.value, phase)
+        return now
+
+    def snapshot(self) -> tuple[TimelineEvent, ...]:
+        with self.lock:
+            return tuple(self.items)
+
+    def first(self, kind: EventKind) -> int | None:
+        with self.lock:
+            return next((e.t_ns for e in self.items if e.kind is kind), None)
+
+
+@dataclass
+class _Run:
+    """The mutable state of one scenario run."""
+
+    spec: ScenarioSpec
+    mono0: int
+    wall0: int
+    ledger: WriteLedger
+    events: _Events
+    landed: LandedEvidence | None = None
+    abort_reason: str | None = None
+
+    @property
+    def aborted(self) -> bool:
+        return self.abort_reason is not None
+
+    def abort(self, reason: str) -> None:
+        self.abort_reason = reason
+        self.events.add(EventKind.ABORT, time.monotonic_ns(), reason)
+
+
+class ScenarioRunner:
+    """Runs scenarios against one stack (any platform)."""
+
+    def __init__(
+        self,
+        platform: Platform,
+        levels: ServiceLevels,
+        catalog: SeedCatalog,
+        journal_dir: Path,
+        on_result: Callable[[ScenarioResult], None] | None = None,
+    ) -> None:
+        self.platform = platform
+        self._on_result = on_result
+        self.levels = levels
+        self.catalog = catalog
+        self.runtime = FaultRuntime(platform, journal_dir)
+        self.targets = flow_targets(levels)
+        self.steady = steady_spec(levels)
+        self._probes: ProbeSet | None = None
+
+    def gate(self, t_from_ns: int, t_to_ns: int) -> GateResult:
+        """The rollout analysis over the running scenario's probe samples."""
+        if self._probes is None:
+            return GateResult(False, "no scenario is running: nothing measures the release")
+        return window_gate(self._probes.samples(), self.targets, t_from_ns, t_to_ns)
+
+    def run(self, spec: ScenarioSpec) -> ScenarioResult:
+        endpoints = self.platform.endpoints()
+        login = endpoints.app_login
+        state = _Run(
+            spec=spec,
+            mono0=time.monotonic_ns(),
+            wall0=time.time_ns(),
+            ledger=WriteLedger(),
+            events=_Events(),
+        )
+        probes = ProbeSet(
+            OdooEndpoint(endpoints.ingress_url, login.db, login.login, login.password),
+            self.catalog,
+            state.ledger,
+            probe_settings(self.levels),
+        )
+        watch = TimelineWatch(
+            endpoints.db.conninfo(),
+            lambda t, old, new: state.events.add(
+                EventKind.DB_TIMELINE_SWITCH, t, f"timeline {old} -> {new}"
+            ),
+        )
+        watch.start()
+        probes.start()
+        self._probes = probes
+        try:
+            # Warm-up (not judged): the stack may still be settling from the last scenario.
+            warm_until = time.monotonic() + WARM_UP_LIMIT_S
+            while not self._steady_now(probes) and time.monotonic() < warm_until:
+                time.sleep(TICK_S)
+            state.events.phase(Phase.BASELINE)
+            time.sleep(self.steady.window_s + 2 * TICK_S)
+            if self._steady_now(probes):
+                self._break_and_observe(state, probes)
+            else:
+                state.abort(
+                    f"{spec.name}: the steady state did not hold during the baseline, so "
+                    "nothing was injected; fix the baseline first (see the probe samples)"
+                )
+        finally:
+            self._probes = None
+            probes.stop()
+            watch.stop()
+            state.events.add(EventKind.RUN_END, time.monotonic_ns(), "observation ends")
+        result = self._judge(state, probes)
+        if self._on_result is not None:
+            self._on_result(result)
+        return result
+
+    def _break_and_observe(self, state: _Run, probes: ProbeSet) -> None:
+        spec, events = state.spec, state.events
+        recovery = recovery_target(self.levels, spec.family)
+        observe_ns = int((recovery.rto_s + self.steady.stability_s + self.steady.window_s) * 1e9)
+        abort_after_s = recovery.rto_s + self.levels.settings.abort.critical_flow_down_beyond_rto_s
+        events.phase(Phase.FAULT)
+        fault = spec.make_fault(self.runtime)
+        try:
+            t_inject = fault.inject()
+            events.add(EventKind.FAULT_INJECTED, t_inject, fault.name)
+            try:
+                state.landed = fault.landed()
+                events.add(EventKind.FAULT_LANDED, time.monotonic_ns(), state.landed.sentence)
+            except FaultDidNotLand as exc:
+                events.add(EventKind.FAULT_DID_NOT_LAND, time.monotonic_ns(), str(exc))
+            if state.landed is not None:
+                held_until = t_inject + (
+                    observe_ns if spec.self_healing else int(spec.hold_s * 1e9)
+                )
+                self._observe(
+                    state, probes, held_until, abort_after_s, until_steady=spec.self_healing
+                )
+            t_revert = fault.revert()
+            if t_revert is not None:
+                events.add(EventKind.FAULT_REVERTED, t_revert, fault.name)
+            if t_revert is None or state.landed is None or state.aborted:
+                return
+            events.phase(Phase.RECOVERY)
+            # Recovery is judged from the revert: restarting what was killed disturbs too.
+            self._observe(
+                state,
+                probes,
+                time.monotonic_ns() + observe_ns,
+                abort_after_s,
+                until_steady=True,
+                since=t_revert,
+            )
+            if not state.aborted:
+                events.phase(Phase.AFTER)
+                time.sleep(spec.after_s)
+        finally:
+            fault.revert()
+
+    # -- observing ----------------------------------------------------------------------
+    @staticmethod
+    def _timeline(state: _Run) -> Timeline:
+        return Timeline(state.mono0, state.wall0, state.events.snapshot())
+
+    def _steady_now(self, probes: ProbeSet) -> bool:
+        now = time.monotonic_ns()
+        steady = system_steady_intervals(probes.samples(), self.targets, self.steady.window_ns, now)
+        return any(iv.start_ns <= now - 1 and iv.end_ns >= now for iv in steady)
+
+    def _observe(
+        self,
+        state: _Run,
+        probes: ProbeSet,
+        deadline_ns: int,
+        abort_after_s: float,
+        *,
+        until_steady: bool,
+        since: int | None = None,
+    ) -> None:
+        """Watch until ``deadline_ns`` or, with ``until_steady``, until steady for the
+        stability period (from ``since`` when given, else from the inject); may abort."""
+        critical = [t for t in self.targets if t.critical]
+        injected = state.events.first(EventKind.FAULT_INJECTED)
+        while injected is not None and time.monotonic_ns() < deadline_ns:
+            time.sleep(TICK_S)
+            now = time.monotonic_ns()
+            flows = probes.samples()
+            down = longest_down(flows, critical, injected, now)
+            if down is not None and down[1] > abort_after_s:
+                state.abort(
+                    f"{down[0]} fully down for {down[1]:.1f} s, beyond the abort limit of "
+                    f"{abort_after_s:.0f} s (RTO + critical_flow_down_beyond_rto_s)"
+                )
+                return
+            if until_steady:
+                steady = system_steady_intervals(flows, self.targets, self.steady.window_ns, now)
+                start = injected if since is None else since
+                if first_stable_instant(steady, start, self.steady.stability_ns, now) is not None:
+                    return
+
+    # -- judging ------------------------------------------------------------------------
+    def _judge(self, state: _Run, probes: ProbeSet) -> ScenarioResult:
+        spec, ledger = state.spec, state.ledger
+        endpoints = self.platform.endpoints()
+        login = endpoints.app_login
+        conninfo = endpoints.db.conninfo()
+        with OdooClient(endpoints.ingress_url, login.db, login.login, login.password, 60) as client:
+            client.login()
+            result = read_back(ledger, AppKeyReader(client), DbReadBack(conninfo))
+        invariants = check_invariants(conninfo)
+        timeline = self._timeline(state)
+        flows = probes.samples()
+        run = evaluate_run(
+            RunData(
+                scenario=spec.name,
+                family=spec.family.value,
+                timeline=timeline,
+                flows=flows,
+                flow_targets=self.targets,
+                steady=self.steady,
+                recovery_target=recovery_target(self.levels, spec.family),
+                ledger=ledger.records(),
+                read_back=result.read_back,
+            )
+        )
+        end = timeline.events[-1].t_ns
+        judged = tuple(
+            invariant_verdicts(invariants, spec.name, spec.family.value, (state.mono0, end))
+        )
+        floor = recovery_floor(
+            spec.family, self.platform.timings(), self.steady.window_s, leader_lost=spec.leader_lost
+        )
+        return ScenarioResult(
+            spec=spec,
+            timeline=timeline,
+            flows=flows,
+            verdicts=(*run.verdicts, *judged),
+            run=run,
+            invariant_verdicts=judged,
+            landed=state.landed,
+            abort_reason=state.abort_reason,
+            floor_lines=explain(floor, run.recovery),
+            read_back=result,
+            invariants=invariants,
+            wall_start_ns=state.wall0,
+            wall_end_ns=time.time_ns(),
+        )
