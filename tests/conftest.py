@@ -35,3 +35,12 @@ def local_stack() -> Iterator[LocalPlatform]:
         shutil.rmtree(root, ignore_errors=True)
         assert leftovers == [], leftovers
         assert not plan.run_dir.exists()
+
+
+@pytest.fixture
+def run_root() -> Iterator[Path]:
+    """A fresh run root the DB user can reach (pytest's own tmp dirs are root's, 0700)."""
+    root = Path(tempfile.mkdtemp(prefix="odoo-res-runs-", dir="/var/tmp"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)

@@ -56,17 +56,16 @@ def _impossible_levels(tmp: Path) -> Path:
     return path
 
 
-def _env(tmp: Path) -> dict[str, str]:
-    root = tmp / "runs"
-    return {**os.environ, "ODOO_RESILIENCE_RUN_ROOT": str(root)}
+def _env(run_root: Path) -> dict[str, str]:
+    return {**os.environ, "ODOO_RESILIENCE_RUN_ROOT": str(run_root)}
 
 
 def test_a_scenario_missing_its_rto_fails_with_the_verdict_sentence(
-    pytester: pytest.Pytester, tmp_path: Path
+    pytester: pytest.Pytester, tmp_path: Path, run_root: Path
 ) -> None:
     pytester.makepyfile(test_scenario=LEADER_CRASH)
     levels = _impossible_levels(tmp_path)
-    os.environ["ODOO_RESILIENCE_RUN_ROOT"] = str(tmp_path / "runs")
+    os.environ["ODOO_RESILIENCE_RUN_ROOT"] = str(run_root)
     try:
         result = pytester.runpytest_subprocess(
             "-p",
@@ -87,11 +86,11 @@ def test_a_scenario_missing_its_rto_fails_with_the_verdict_sentence(
 
 
 def test_an_unreachable_platform_errors_and_never_passes(
-    pytester: pytest.Pytester, tmp_path: Path
+    pytester: pytest.Pytester, run_root: Path
 ) -> None:
     pytester.makepyfile(test_scenario=LEADER_CRASH)
     # Without /usr/sbin on PATH HAProxy cannot be found: the stack cannot come up.
-    env = {**_env(tmp_path), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+    env = {**_env(run_root), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(pytester.path)],
         capture_output=True,
@@ -114,13 +113,13 @@ def _journal(runs: Path) -> list[dict[str, object]]:
 
 
 def test_a_runner_killed_mid_fault_leaves_nothing_applied(
-    pytester: pytest.Pytester, tmp_path: Path
+    pytester: pytest.Pytester, run_root: Path
 ) -> None:
     pytester.makepyfile(test_scenario=LONG_HANG)
     # The killed runner's daemons are adopted (and reaped) here, not by PID 1.
     become_subreaper()
-    env = _env(tmp_path)
-    runs = Path(env["ODOO_RESILIENCE_RUN_ROOT"])
+    env = _env(run_root)
+    runs = run_root
     runner = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s", str(pytester.path)],
         stdout=subprocess.DEVNULL,

@@ -353,8 +353,23 @@ class LocalPlatform:
                 ensure_port_free(port, f"{component} ({role})")
         for link, port in self.plan.proxy_ports.items():
             ensure_port_free(port, f"the {link} proxy")
+        self._check_reachable_by_db_user()
         if self.cgroups is not None:
             self.cgroups.create("")
+
+    def _check_reachable_by_db_user(self) -> None:
+        user = self.ctx.db_user
+        if os.geteuid() != 0 or user.uid == 0:
+            return
+        for directory in [self.plan.run_dir, *self.plan.run_dir.parents]:
+            st = directory.stat()
+            if st.st_uid != user.uid and not st.st_mode & 0o001:
+                raise PlatformError(
+                    f"expected the run directory {self.plan.run_dir} to be reachable by the "
+                    f"{user.name} user (PostgreSQL and Patroni run as it), but {directory} is "
+                    f"mode {st.st_mode & 0o777:o}; set ODOO_RESILIENCE_RUN_ROOT to a directory "
+                    "every user can traverse, e.g. /var/tmp/odoo-resilience"
+                )
 
     def _start(self, component: LocalComponent, progress: Progress) -> None:
         t0 = time.monotonic()
@@ -424,11 +439,23 @@ class LocalPlatform:
         )
 
     def down(self, keep: bool = False, progress: Progress = _quiet) -> None:
-        """Stop in reverse order, kill stragglers, remove cgroups (and data unless ``keep``)."""
-        for component in reversed(list(self._components.values())):
-            with contextlib.suppress(HarnessError, OSError):
-                component.stop(grace_s=5.0)
-            self._stop_leaf(component)
+        """Stop in reverse order, kill stragglers, remove cgroups (and data unless ``keep``).
+
+        Components of one tier (the app instances, the DB members) stop together.
+        """
+        tiers: list[Sequence[LocalComponent]] = [
+            [self.traefik],
+            [*self.green, *self.apps],
+            [self.fault_proxy, self.redis],
+            [self.haproxy],
+            self.members,
+            [self.s3],
+            [self.etcd],
+        ]
+        for tier in tiers:
+            with ThreadPoolExecutor(max_workers=len(tier)) as pool:
+                for _ in pool.map(self._stop_quietly, tier):
+                    pass
         if self.cgroups is not None:
             self.cgroups.kill()
             deadline = time.monotonic() + 10
@@ -440,6 +467,11 @@ class LocalPlatform:
         progress("all components stopped")
         if not keep:
             shutil.rmtree(self.plan.run_dir, ignore_errors=True)
+
+    def _stop_quietly(self, component: LocalComponent) -> None:
+        with contextlib.suppress(HarnessError, OSError):
+            component.stop(grace_s=5.0)
+        self._stop_leaf(component)
 
     def _stop_leaf(self, component: LocalComponent) -> None:
         """Stop processes another process started (attached mode): SIGTERM, then SIGKILL."""

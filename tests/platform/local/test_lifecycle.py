@@ -6,14 +6,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,14 +23,6 @@ from harness.platform.local.ports import port_is_listening
 from harness.platform.local.topology import DEFAULT_TOPOLOGY
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def run_root() -> Iterator[Path]:
-    root = Path(tempfile.mkdtemp(prefix="odoo-res-cli-", dir="/var/tmp"))
-    root.chmod(0o755)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def _cli(run_root: Path, *args: str, path: str | None = None) -> subprocess.Popen[str]:
