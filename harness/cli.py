@@ -52,7 +52,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 def _cmd_up(args: argparse.Namespace) -> int:
     settings = load_settings()
     topology = Path(args.topology) if args.topology else None
-    return control.up(settings, topology, out=sys.stdout)
+    return control.up(settings, topology, out=sys.stdout, odoo_bin=args.odoo_bin)
 
 
 def _cmd_down(args: argparse.Namespace) -> int:
@@ -124,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="bring the whole stack up and print its endpoints")
     up.add_argument("--platform", choices=("local",), default="local")
     up.add_argument("--topology", help="topology YAML (default fixtures/topology.yaml)")
+    up.add_argument(
+        "--odoo-bin",
+        type=Path,
+        help="run this real odoo-bin instead of the Odoo double (also ODOO_BIN; "
+        "ODOO_PYTHON and ODOO_ADDONS_PATH complete it)",
+    )
     up.set_defaults(func=_cmd_up)
 
     down = sub.add_parser("down", help="stop everything a run started")

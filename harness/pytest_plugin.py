@@ -39,7 +39,7 @@ from harness.platform.local.topology import DEFAULT_TOPOLOGY
 from harness.scenario.evidence import scenario_evidence
 from harness.scenario.manifest import component_versions, git_dirty, git_revision
 from harness.scenario.runner import ScenarioResult, ScenarioRunner
-from harness.settings import load_settings
+from harness.settings import app_spec, load_settings
 
 PROFILES = ("smoke", "gate", "nightly")
 #: Where the session's evidence bundle was written (for ``odoo-resilience run``).
@@ -75,6 +75,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="odoo_resilience_topology",
         default=str(DEFAULT_TOPOLOGY),
         help="local platform topology (default: %(default)s)",
+    )
+    group.addoption(
+        "--odoo-bin",
+        dest="odoo_resilience_odoo_bin",
+        default=None,
+        help="run this real odoo-bin instead of the Odoo double (also ODOO_BIN)",
     )
     group.addoption(
         "--keep-on-fail",
@@ -163,8 +169,13 @@ def stack(
     Failing to bring it up raises, so every scenario that needs it errors.
     """
     topology = Path(pytestconfig.getoption("odoo_resilience_topology"))
+    settings = load_settings()
+    odoo_bin = pytestconfig.getoption("odoo_resilience_odoo_bin")
     platform = LocalPlatform.create(
-        load_settings().run_root, topology, "pytest-" + secrets.token_hex(4)
+        settings.run_root,
+        topology,
+        "pytest-" + secrets.token_hex(4),
+        app_spec(settings, Path(odoo_bin) if odoo_bin else None),
     )
     run_dir = platform.plan.run_dir
     print(f"\nodoo-resilience: seed {harness_seed}; stack in {run_dir}")

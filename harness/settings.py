@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import ConfigError
+from harness.platform.local.odoo import default_template_cache
+from harness.platform.local.plan import THE_DOUBLE, AppSpec
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,12 @@ class Settings:
     run_root: Path
     #: A real ``odoo-bin`` to drive instead of the Odoo double (``ODOO_BIN``).
     odoo_bin: Path | None
+    #: The Python that runs ``odoo-bin`` (``ODOO_PYTHON``; default: its shebang).
+    odoo_python: Path | None
+    #: Extra addons paths for real Odoo (``ODOO_ADDONS_PATH``).
+    odoo_addons_path: str | None
+    #: Where initialised Odoo databases are cached as dumps (``XDG_CACHE_HOME``).
+    template_cache: Path
     #: True inside CI (``CI`` set to a true value), for messages only.
     ci: bool
 
@@ -39,4 +47,27 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             "(e.g. ~/src/odoo/odoo-bin) or unset it to use the Odoo double"
         )
     ci = env.get("CI", "").lower() in {"1", "true", "yes"}
-    return Settings(run_root=run_root, odoo_bin=odoo_bin, ci=ci)
+    python = env.get("ODOO_PYTHON", "").strip()
+    return Settings(
+        run_root=run_root,
+        odoo_bin=odoo_bin,
+        odoo_python=Path(python) if python else None,
+        odoo_addons_path=env.get("ODOO_ADDONS_PATH") or None,
+        template_cache=default_template_cache(
+            Path(env.get("HOME", "/root")), env.get("XDG_CACHE_HOME")
+        ),
+        ci=ci,
+    )
+
+
+def app_spec(settings: Settings, odoo_bin: Path | None = None) -> AppSpec:
+    """The app the platform runs: ``odoo_bin`` (or ``ODOO_BIN``) when set, else the double."""
+    chosen = odoo_bin or settings.odoo_bin
+    if chosen is None:
+        return THE_DOUBLE
+    return AppSpec(
+        odoo_bin=str(chosen),
+        odoo_python=str(settings.odoo_python) if settings.odoo_python else None,
+        addons_path=settings.odoo_addons_path,
+        template_cache=str(settings.template_cache),
+    )

@@ -31,7 +31,7 @@ from harness.platform.local.runstate import (
     set_current,
 )
 from harness.platform.local.topology import DEFAULT_TOPOLOGY
-from harness.settings import Settings
+from harness.settings import Settings, app_spec
 
 EXIT_PLATFORM = 3
 DOWN_TIMEOUT_S = 90.0
@@ -53,7 +53,7 @@ def _follow(progress: Path, offset: int, out: TextIO) -> int:
     return offset + len(chunk.encode())
 
 
-def up(settings: Settings, topology: Path | None, out: TextIO) -> int:
+def up(settings: Settings, topology: Path | None, out: TextIO, odoo_bin: Path | None = None) -> int:
     topology_path = topology or DEFAULT_TOPOLOGY
     try:
         text = topology_path.read_text()
@@ -63,7 +63,7 @@ def up(settings: Settings, topology: Path | None, out: TextIO) -> int:
     run_dir = settings.run_root / run_id
     run_dir.mkdir(parents=True)
     os.chmod(settings.run_root, 0o755)
-    make_plan(run_id, run_dir, text, str(topology_path)).save()
+    make_plan(run_id, run_dir, text, str(topology_path), app_spec(settings, odoo_bin)).save()
     out.write(f"run {run_id} in {run_dir}\n")
     log = open(run_dir / "supervisor.log", "ab")  # noqa: SIM115 - handed to the child
     supervisor = subprocess.Popen(

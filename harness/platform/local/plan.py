@@ -35,7 +35,7 @@ PORT_ROLES: dict[str, tuple[str, ...]] = {
     ),
     "toxiproxy": ("api",),
     "traefik": ("web", "api", "metrics"),
-    "app": ("http",),
+    "app": ("http", "gevent"),
 }
 
 
@@ -79,6 +79,21 @@ class Credentials:
 
 
 @dataclass(frozen=True)
+class AppSpec:
+    """What the app instances run: the Odoo double, or a real ``odoo-bin`` when given."""
+
+    odoo_bin: str | None = None
+    odoo_python: str | None = None
+    addons_path: str | None = None
+    template_cache: str | None = None
+    """Where initialised Odoo databases are kept as dumps between runs."""
+
+
+#: The default app: the Odoo double.
+THE_DOUBLE = AppSpec()
+
+
+@dataclass(frozen=True)
 class StackPlan:
     run_id: str
     run_dir: Path
@@ -87,6 +102,7 @@ class StackPlan:
     ports: dict[str, dict[str, int]]
     proxy_ports: dict[str, int]
     credentials: Credentials
+    app: AppSpec = THE_DOUBLE
     db_name: str = "odoo"
     db_app_user: str = "odoo"
     scope: str = "odoo-resilience"
@@ -130,13 +146,20 @@ class StackPlan:
             ports={k: dict(v) for k, v in data["ports"].items()},
             proxy_ports=dict(data["proxy_ports"]),
             credentials=Credentials(**data["credentials"]),
+            app=AppSpec(**data.get("app", {})),
             db_name=data["db_name"],
             db_app_user=data["db_app_user"],
             scope=data["scope"],
         )
 
 
-def make_plan(run_id: str, run_dir: Path, topology_text: str, topology_source: str) -> StackPlan:
+def make_plan(
+    run_id: str,
+    run_dir: Path,
+    topology_text: str,
+    topology_source: str,
+    app: AppSpec = THE_DOUBLE,
+) -> StackPlan:
     """Pick every port at once (no two alike) and generate the run's secrets."""
     topology = parse_topology(topology_text, topology_source)
     wanted: list[tuple[str, str]] = []
@@ -158,4 +181,5 @@ def make_plan(run_id: str, run_dir: Path, topology_text: str, topology_source: s
         ports=ports,
         proxy_ports=proxy_ports,
         credentials=Credentials.generate(),
+        app=app,
     )

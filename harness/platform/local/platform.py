@@ -49,6 +49,15 @@ from harness.platform.local.context import RunUser, StackContext
 from harness.platform.local.etcd import Etcd
 from harness.platform.local.fault_proxy import FaultProxy, ProxyRoute
 from harness.platform.local.haproxy import HAProxy
+from harness.platform.local.odoo import (
+    AdminLogin,
+    DbTarget,
+    LibpqTimeouts,
+    OdooBin,
+    OdooDatabase,
+    OdooInstance,
+    instance_config,
+)
 from harness.platform.local.patroni import (
     DbCredentials,
     PatroniCluster,
@@ -56,7 +65,7 @@ from harness.platform.local.patroni import (
     PatroniSettings,
 )
 from harness.platform.local.pgbackrest import PgBackRest, PgMember
-from harness.platform.local.plan import StackPlan, make_plan
+from harness.platform.local.plan import THE_DOUBLE, AppSpec, StackPlan, make_plan
 from harness.platform.local.ports import (
     LOOPBACK,
     ensure_port_free,
@@ -81,6 +90,8 @@ BLUE, GREEN = "odoo-blue", "odoo-green"
 #: Readiness that sees the database (odoo-facts.md 1.5): plain /web/health never does.
 APP_READINESS = "/web/health?db_server_status=1"
 APP_LIVENESS = "/web/health"
+#: What a real Odoo's limit_time_real is sized to (odoo.instance_config).
+ODOO_RTO_TARGET_S = 60.0
 
 
 def _quiet(_message: str) -> None:
@@ -114,11 +125,13 @@ class LocalPlatform:
         self._build()
 
     @classmethod
-    def create(cls, run_root: Path, topology: Path, run_id: str) -> LocalPlatform:
+    def create(
+        cls, run_root: Path, topology: Path, run_id: str, app: AppSpec = THE_DOUBLE
+    ) -> LocalPlatform:
         """Plan a new run under ``run_root`` (its directory, ports, secrets) and build it."""
         run_root.mkdir(parents=True, exist_ok=True)
         run_root.chmod(0o755)
-        plan = make_plan(run_id, run_root / run_id, topology.read_text(), str(topology))
+        plan = make_plan(run_id, run_root / run_id, topology.read_text(), str(topology), app)
         plan.run_dir.mkdir()
         plan.save()
         return cls(plan)
@@ -212,8 +225,20 @@ class LocalPlatform:
         self.fault_proxy = FaultProxy(
             ctx, self._node("toxiproxy"), self._hp("toxiproxy", "api"), routes
         )
+        self.odoo = (
+            OdooBin(
+                Path(plan.app.odoo_bin),
+                Path(plan.app.odoo_python) if plan.app.odoo_python else None,
+                plan.app.addons_path,
+            )
+            if plan.app.odoo_bin
+            else None
+        )
+        self.odoo_timeouts = LibpqTimeouts()
         self.apps = [
-            self._app(name, self._node(name), plan.port(name, "http"), "good")
+            self._odoo_instance(name, self.odoo)
+            if self.odoo is not None
+            else self._app(name, self._node(name), plan.port(name, "http"), "good")
             for name in topo.app_instances
         ]
         self.green: list[AppInstance] = []
@@ -226,7 +251,9 @@ class LocalPlatform:
             services={
                 BLUE: [f"http://{self._proxy(f'ingress-{a}')}" for a in topo.app_instances],
             },
-            health_path=APP_READINESS,
+            # Traefik cannot log in: on a real Odoo without db_server_status it sees
+            # liveness only, and the platform's own readiness checks the database.
+            health_path=APP_LIVENESS if self.odoo is not None else APP_READINESS,
             health_interval_ms=topo.traefik.health_interval_ms,
             health_timeout_ms=topo.traefik.health_timeout_ms,
         )
@@ -241,6 +268,44 @@ class LocalPlatform:
             self.traefik,
         ]
         self._components = {c.name: c for c in ordered}
+
+    def _app_db(self, via: HostPort, dbname: str, superuser: bool = False) -> DbTarget:
+        creds = self.plan.credentials
+        if superuser:
+            return DbTarget(via.host, via.port, dbname, "postgres", creds.db_superuser_password)
+        return DbTarget(via.host, via.port, dbname, self.plan.db_app_user, creds.db_app_password)
+
+    def _odoo_instance(self, name: str, odoo: OdooBin) -> AppInstance:
+        """A real odoo-bin instance: prefork workers, libpq timeouts, DB-aware readiness."""
+        config = instance_config(
+            odoo,
+            name,
+            http_port=self.plan.port(name, "http"),
+            gevent_port=self.plan.port(name, "gevent"),
+            db=self._app_db(self._proxy("db"), self.plan.db_name),
+            data_dir=self.ctx.data_dir(name) / "odoo-data",
+            rto_target_s=ODOO_RTO_TARGET_S,
+        )
+        login = AdminLogin(self.plan.db_name, "admin", self.plan.credentials.app_admin_password)
+        return OdooInstance(
+            self.ctx, self._node(name), odoo, config, admin=login, timeouts=self.odoo_timeouts
+        )
+
+    def _prepare_odoo_database(self, odoo: OdooBin, progress: Progress) -> None:
+        rw = self._hp("haproxy", "rw")
+        cache = self.plan.app.template_cache
+        prepared = OdooDatabase(
+            odoo,
+            superuser=self._app_db(rw, "postgres", superuser=True),
+            app=self._app_db(rw, self.plan.db_name),
+            cache_dir=Path(cache) if cache else self.ctx.data_dir("odoo-templates"),
+            work_dir=self.ctx.data_dir("odoo-init"),
+            timeouts=self.odoo_timeouts,
+        ).prepare(self.plan.credentials.app_admin_password)
+        progress(
+            f"odoo database {prepared.database} from {prepared.source.value} "
+            f"template {prepared.template}"
+        )
 
     def _app(
         self, name: str, node: str, port: int, release: str, health_path: str = APP_READINESS
@@ -329,6 +394,8 @@ class LocalPlatform:
             self._start(self.haproxy, progress)
             self.pgbackrest.stanza_create()
             progress("pgbackrest: stanza created; WAL archiving to the backups bucket")
+            if self.odoo is not None:
+                self._prepare_odoo_database(self.odoo, progress)
             self._start(self.redis, progress)
             self._start(self.fault_proxy, progress)
             self._start_together(self.apps, progress)
@@ -606,6 +673,11 @@ class LocalPlatform:
 
         Raises ComponentFailed (with the log tail) when the release cannot start.
         """
+        if self.odoo is not None:
+            raise PlatformError(
+                f"deploying release {release!r} needs the Odoo double's release switch; with "
+                "a real odoo-bin, roll out your own build and run the other families"
+            )
         if self.green:
             raise PlatformError(
                 f"a release is already deployed ({', '.join(a.name for a in self.green)}); "

@@ -26,6 +26,7 @@ from harness.odoo import flows
 from harness.odoo.client import OdooClient
 from harness.odoo.errors import OdooRPCError
 from harness.odoo.seed import seed_warehouse
+from harness.platform.base import Health
 from harness.platform.local.context import RunUser, StackContext
 from harness.platform.local.odoo import (
     AdminLogin,
@@ -50,7 +51,9 @@ from harness.platform.local.odoo import (
     template_name,
     write_instance_files,
 )
-from harness.settings import load_settings
+from harness.platform.local.platform import LocalPlatform
+from harness.platform.local.topology import DEFAULT_TOPOLOGY
+from harness.settings import app_spec, load_settings
 from tests.support.standalone import StandalonePostgres, free_port, standalone_postgres
 
 NOT_RUN = (
@@ -281,8 +284,7 @@ def _odoo_bin() -> OdooBin:
     settings = load_settings()
     if settings.odoo_bin is None:
         pytest.skip(NOT_RUN)
-    python = os.environ.get("ODOO_PYTHON")
-    return OdooBin(settings.odoo_bin, Path(python) if python else None, None)
+    return OdooBin(settings.odoo_bin, settings.odoo_python, settings.odoo_addons_path)
 
 
 @pytest.fixture(scope="module")
@@ -439,3 +441,29 @@ def test_cron_process_starts_its_worker_and_stops(real_odoo: RealOdoo) -> None:
     finally:
         cron.stop()
     assert cron.pid() is None
+
+
+def test_the_local_platform_serves_real_odoo_through_its_ingress(run_root: Path) -> None:
+    """The whole stack with odoo-bin instances instead of the double (``--odoo-bin``)."""
+    settings = load_settings()
+    if settings.odoo_bin is None:
+        pytest.skip(NOT_RUN)
+    stack = LocalPlatform.create(
+        run_root, DEFAULT_TOPOLOGY, "odoo-" + secrets.token_hex(3), app_spec(settings)
+    )
+    stack.up()
+    try:
+        assert {c.health for c in stack.status().components} == {Health.UP}
+        endpoints = stack.endpoints()
+        login = endpoints.app_login
+        with OdooClient(
+            endpoints.ingress_url, login.db, login.login, login.password, 120
+        ) as client:
+            client.login()
+            catalog = seed_warehouse(client, products=20, seed=5, bins=2, customers=2, vendors=1)
+            context = flows.warehouse_context(client)
+            scanned = flows.scan_barcode(client, context, catalog.products[0].barcode)
+        assert scanned.product is not None
+    finally:
+        stack.down()
+    assert stack.leftovers() == []

@@ -145,7 +145,8 @@ def test_the_local_platform_and_its_components_conform_to_their_protocols(
         local_stack.traefik,
     ]
     assert platform.name == "local"
-    assert all(c.healthy() for c in components)
+    # The test before moved the leader: HAProxy and the apps settle within seconds.
+    wait_until(lambda: all(c.healthy() for c in components), 30, "every component healthy")
 
 
 def test_a_planned_switchover_moves_the_leader(local_stack: LocalPlatform) -> None:
