@@ -42,7 +42,10 @@ def ctx() -> Iterator[StackContext]:
 
 def _counter(ctx: StackContext, name: str, node: str) -> tuple[Path, ProcessSpec]:
     out = ctx.data_dir(name, owner=ctx.db_user) / "count"
-    script = f"i=0; while true; do i=$((i+1)); echo $i > {out}; sleep 0.02; done"
+    # Written then renamed, so a reader never sees the file empty.
+    script = (
+        f"i=0; while true; do i=$((i+1)); echo $i > {out}.tmp; mv {out}.tmp {out}; sleep 0.02; done"
+    )
     spec = ProcessSpec(
         name=name,
         argv=["/bin/sh", "-c", f"sleep 1000 & {script}"],
