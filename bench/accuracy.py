@@ -35,6 +35,9 @@ TOPOLOGY = Path(__file__).with_name("accuracy-topology.yaml")
 PROFILES = Path(__file__).with_name("accuracy-load.yaml")
 CUTS_S = (2.0, 5.0, 10.0)
 SETTLE_S = 12.0
+#: Outages are measured between sample starts on the monotonic clock; allow 1 ms of
+#: scheduling slack on top of the one probe interval the target grants.
+SLACK_S = 0.001
 
 
 def main() -> None:
@@ -110,13 +113,13 @@ def main() -> None:
                         "actual_cut_s": round((t_back - t_cut) / 1e9, 3),
                         "measured_outage_s": round(measured, 3),
                         "ratio": round(measured / length, 3),
-                        "within_one_interval": abs(measured - length) <= interval_s,
+                        "within_one_interval": abs(measured - length) <= interval_s + SLACK_S,
                     }
                 )
                 print(
                     f"cut {length:>4.1f} s  {target.flow.value:<17} measured {measured:6.3f} s  "
                     f"measured/L {measured / length:5.3f}  "
-                    f"{'within' if abs(measured - length) <= interval_s else 'OUTSIDE'} "
+                    f"{'within' if abs(measured - length) <= interval_s + SLACK_S else 'OUTSIDE'} "
                     f"±{interval_s:.1f} s"
                 )
         with OdooClient(ep.ingress_url, login.db, login.login, login.password, 120) as client:
