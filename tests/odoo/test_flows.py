@@ -8,8 +8,6 @@ nothing here claims that.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,7 +18,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harness.errors import ComponentFailed
 from harness.odoo import flows
 from harness.odoo.client import OdooClient
 from harness.odoo.errors import (
@@ -33,14 +30,12 @@ from harness.odoo.errors import (
 from harness.odoo.seed import SeedCatalog, SeededProduct, is_valid_ean13, seed_warehouse
 from tests.support.standalone import (
     StandalonePostgres,
-    free_port,
     standalone_postgres,
     standalone_redis,
+    start_double,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 DB_NAME = "odoo"
-START_TIMEOUT_S = 30.0
 SEED_PRODUCTS = 2000
 
 
@@ -52,59 +47,16 @@ class RunningDouble:
 
 
 @pytest.fixture(scope="module")
-def odoo_double(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDouble]:
-    log = tmp_path_factory.mktemp("odoo-double") / "double.log"
-    with standalone_postgres() as pg, standalone_redis() as redis, log.open("wb") as out:
+def odoo_double() -> Iterator[RunningDouble]:
+    with standalone_postgres() as pg, standalone_redis() as redis:
         dsn = pg.create_database(DB_NAME)
-        port = free_port()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "fixtures.odoo_double",
-                "--port",
-                str(port),
-                "--db-dsn",
-                dsn,
-                "--db-name",
-                DB_NAME,
-                "--redis",
-                redis.address,
-            ],
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        double = start_double(dsn, redis=redis.address)
         try:
-            base_url = f"http://127.0.0.1:{port}"
-            _wait_healthy(base_url, proc, log)
-            yield RunningDouble(base_url=base_url, postgres=pg, log=log)
+            double.wait_ready()
+            yield RunningDouble(base_url=double.url, postgres=pg, log=double.log)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-    assert proc.returncode == 0, f"the double should stop cleanly; see {log}"
-
-
-def _wait_healthy(base_url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise ComponentFailed(
-                f"the Odoo double should serve {base_url} but exited {proc.returncode}; "
-                f"log:\n{log.read_text(errors='replace')[-2000:]}"
-            )
-        try:
-            if httpx.get(f"{base_url}/web/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise ComponentFailed(f"the Odoo double should answer /web/health within 30 s; see {log}")
+            code = double.stop()
+    assert code == 0, f"the double should stop cleanly; see {double.log}"
 
 
 @pytest.fixture(scope="module")
