@@ -106,8 +106,19 @@ def main() -> None:
                     if o.start_ns < t_back + int(1e9) and o.end_ns > t_cut
                 ]
                 measured = sum(o.end_ns - o.start_ns for o in found) / 1e9
+                samples = flows[target.flow.value]
+                failed_details = sorted(
+                    {samples.details[i] for o in found for i in range(o.first_index, o.stop_index)}
+                )
                 results.append(
                     {
+                        "outage_starts_after_cut_s": [
+                            round((o.start_ns - t_cut) / 1e9, 3) for o in found
+                        ],
+                        "outage_ends_after_restore_s": [
+                            round((o.end_ns - t_back) / 1e9, 3) for o in found
+                        ],
+                        "failures": failed_details,
                         "cut_s": length,
                         "flow": target.flow.value,
                         "actual_cut_s": round((t_back - t_cut) / 1e9, 3),

@@ -13,16 +13,31 @@ Schedule. Slot ``k`` of a flow is at ``t0 + offset + k * interval`` on
 ``time.monotonic_ns()`` (flows are offset by a fraction of the interval so they do not
 all fire together); a probe starts at its slot, never relative to the previous probe's
 end, so a slow call does not shift later ones. A call still running at a later slot
-skips that slot. Decision on skipped slots: when the call that held them failed (timeout
-or error), each skipped slot is a sample with that call's outcome, starting at the slot
-and ending when that call ended (the moment a probe issued at the slot would have learnt
-the same, at most the probe timeout later); a TIMEOUT that held 2 s of a 200 ms cadence
-thus counts 10 times, as often as a probe at the cadence would have seen it. When the
-holding call succeeded, its skipped slots are counted in ``ProbeStats.skipped`` only: the
-flow answered, and its latency sample already shows it was slow.
+skips that slot. Decision on skipped slots: a skipped slot after the moment a failure
+is dated (below) is a sample with that failure's outcome, starting at the slot and
+ending when the failing call ended (the moment a probe issued at the slot would have
+learnt the same, at most the probe timeout later); a TIMEOUT that held 2 s of a 200 ms
+cadence thus counts 10 times, as often as a probe at the cadence would have seen it.
+Other skipped slots are counted in ``ProbeStats.skipped`` only: the flow was still
+answering then, and its latency sample shows it was slow.
 
 Timeouts. The client timeout bounds each HTTP exchange; a flow of several calls can
 exceed ``probe_timeout`` with every call under it, and is then a TIMEOUT sample too.
+
+When a failure is dated. A failed sample marks when the flow met the failure, not
+when the flow began (a multi-call flow such as ``picking_validate`` creates, confirms,
+reserves and validates in separate calls, so it may have begun well before):
+
+- an error (an HTTP error, a JSON-RPC error, a refused or reset connection) is dated
+  when it came back: a request in flight when the link was cut was being served until
+  then, and an error answer from a stack that is down comes back at once;
+- a timed-out request is dated when it was sent: the stack stopped answering by then;
+- a flow whose calls all answered but which took longer than ``probe_timeout`` is dated
+  from the flow's start.
+
+Dating from the flow's first call would stretch every measured outage by up to one
+flow's duration (bench/accuracy.py measured 2.6 s on a 2 s cut). OK samples span the
+whole flow.
 
 Writes. ``picking_validate`` and ``order_import`` key a sale order by
 ``client_order_ref``, ``receiving`` keys a picking by ``origin``; each write is recorded
@@ -342,16 +357,16 @@ class Probe:
             while not self._stop.wait(max(0, t0 + k * interval - time.monotonic_ns()) / NS_PER_S):
                 slot = t0 + k * interval
                 t_start = time.monotonic_ns()
-                outcome, t_end, detail = self._probe_once(t_start)
+                outcome, t_failed, t_end, detail = self._probe_once(t_start)
                 next_k = max(k + 1, -(-(t_end - t0) // interval))
                 with self._lock:
                     self._lateness.append(t_start - slot)
-                    self._series.add(t_start, t_end, outcome, detail)
+                    self._series.add(t_failed, t_end, outcome, detail)
                     for skipped in range(k + 1, next_k):
-                        if outcome is Outcome.OK:
+                        slot_ns = t0 + skipped * interval
+                        if outcome is Outcome.OK or slot_ns < t_failed:
                             self._skipped += 1
                         else:
-                            slot_ns = t0 + skipped * interval
                             self._series.add(
                                 slot_ns, max(slot_ns, t_end), outcome, f"skipped slot: {detail}"
                             )
@@ -359,8 +374,12 @@ class Probe:
         finally:
             self._client.close()
 
-    def _probe_once(self, t_start: int) -> tuple[Outcome, int, str]:
-        """One probe: never raises; returns the outcome, its end and the detail."""
+    def _probe_once(self, t_start: int) -> tuple[Outcome, int, int, str]:
+        """One probe: never raises.
+
+        Returns the outcome, the sample's start (``t_start``, or when a failure is dated:
+        see the module docstring), its end and the detail.
+        """
         client = self._client
         kind = self._action.key_kind
         pending = None
@@ -390,16 +409,19 @@ class Probe:
                 self._ledger.complete(pending, WriteOutcome.FAIL, t_end)
         if failure is not None:
             outcome, detail = classify(failure)
-            return outcome, t_end, detail
+            if outcome is Outcome.TIMEOUT:
+                return outcome, max(t_start, client.last_request_ns), t_end, detail
+            return outcome, t_end, t_end, detail
         elapsed = t_end - t_start
         if elapsed > self.settings.timeout_ns:
             return (
                 Outcome.TIMEOUT,
+                t_start,
                 t_end,
                 f"flow took {elapsed / NS_PER_MS:.0f} ms, over its "
                 f"{self.settings.timeout_ms} ms probe timeout",
             )
-        return Outcome.OK, t_end, ""
+        return Outcome.OK, t_start, t_end, ""
 
 
 @dataclass(frozen=True)

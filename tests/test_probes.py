@@ -6,8 +6,11 @@ restart on, with a small seeded warehouse.
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -27,6 +30,7 @@ from harness.levels import BusinessFlow
 from harness.odoo.client import OdooClient
 from harness.odoo.errors import OdooTimeout
 from harness.probes import (
+    OdooEndpoint,
     Probe,
     ProbeSet,
     ProbeSettings,
@@ -193,6 +197,114 @@ def test_a_failing_call_that_holds_slots_records_them_with_its_outcome(
     assert {Outcome(o) for o in fine.outcomes} == {Outcome.OK}
     assert slow.stats().skipped >= 4
     assert len(fine) == slow.stats().samples
+
+
+def test_an_error_at_a_later_call_of_a_flow_is_dated_when_it_came_back(
+    double: SeededDouble,
+) -> None:
+    class FailsAtItsSecondCall:
+        key_kind: KeyKind | None = None
+
+        def __init__(self) -> None:
+            self.flow_starts: list[int] = []
+            self.failing_sends: list[int] = []
+
+        def __call__(self, client: OdooClient, key: str) -> None:
+            self.flow_starts.append(time.monotonic_ns())
+            client.execute_kw("res.partner", "search", [[]], {"limit": 1})
+            time.sleep(0.3)
+            self.failing_sends.append(time.monotonic_ns())
+            client.execute_kw("no.such.model", "search", [[]])
+
+    action = FailsAtItsSecondCall()
+    probe = Probe(
+        ProbeSettings(BusinessFlow.REPORTING, 1000, 5000),
+        double.endpoint,
+        action,
+        WriteLedger(),
+        "t",
+    )
+    probe.warm_up()
+    probe.start(time.monotonic_ns())
+    time.sleep(1.6)
+    probe.request_stop()
+    assert probe.join(5.0)
+
+    samples = probe.samples()
+    assert len(samples) == len(action.failing_sends) >= 2
+    assert {Outcome(o) for o in samples.outcomes} == {Outcome.ERROR}
+    for start, flow_start, sent in zip(
+        samples.starts, action.flow_starts, action.failing_sends, strict=True
+    ):
+        # The error is dated when it came back, after the flow's 300 ms first step.
+        assert start - flow_start >= 300_000_000
+        assert 0 <= start - sent < 50_000_000
+    assert list(samples.starts) == list(samples.ends)
+
+
+class _AnswersLoginOnly(BaseHTTPRequestHandler):
+    """Answers ``common.login`` with uid 1 and never answers anything else."""
+
+    release = threading.Event()
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if body["params"].get("method") != "login":
+            self.release.wait(5)
+            return
+        answer = json.dumps({"jsonrpc": "2.0", "id": body["id"], "result": 1}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_timed_out_request_is_dated_when_it_was_sent() -> None:
+    class WorksThenHangs:
+        key_kind: KeyKind | None = None
+
+        def __init__(self) -> None:
+            self.sends: list[int] = []
+
+        def __call__(self, client: OdooClient, key: str) -> None:
+            time.sleep(0.3)  # the flow's first steps, which answered
+            self.sends.append(time.monotonic_ns())
+            client.execute_kw("res.partner", "search", [[]])
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _AnswersLoginOnly)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    action = WorksThenHangs()
+    endpoint = OdooEndpoint(f"http://127.0.0.1:{server.server_port}", "db", "u", "p")
+    probe = Probe(
+        ProbeSettings(BusinessFlow.REPORTING, 100, 250), endpoint, action, WriteLedger(), "t"
+    )
+    try:
+        probe.warm_up()
+        probe.start(time.monotonic_ns())
+        time.sleep(1.0)
+        probe.request_stop()
+        assert probe.join(3.0)
+    finally:
+        _AnswersLoginOnly.release.set()
+        server.shutdown()
+        server.server_close()
+
+    samples = probe.samples()
+    direct = [i for i, d in enumerate(samples.details) if not d.startswith("skipped slot")]
+    assert len(direct) == len(action.sends) >= 2
+    assert {Outcome(samples.outcomes[i]) for i in direct} == {Outcome.TIMEOUT}
+    for i, sent in zip(direct, action.sends, strict=True):
+        assert 0 <= samples.starts[i] - sent < 20_000_000
+    # Slots held while the flow still answered are skipped; those after the send fail.
+    held = [s for s, d in zip(samples.starts, samples.details, strict=True) if "skipped" in d]
+    assert held
+    assert all(any(0 <= s - sent < 300_000_000 for sent in action.sends) for s in held)
+    assert probe.stats().skipped >= 2
 
 
 def test_classify_names_the_failure() -> None:

@@ -18,6 +18,7 @@ import http.cookiejar
 import itertools
 import json
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
@@ -81,6 +82,8 @@ class OdooClient:
         self._ids = itertools.count(1)
         self._uid: int | None = None
         self._session_id: str | None = None
+        self.last_request_ns = 0
+        """``time.monotonic_ns()`` when the latest request was sent (0 before the first)."""
         self._http = httpx.Client(
             base_url=base_url,
             timeout=httpx.Timeout(timeout_s),
@@ -258,6 +261,7 @@ class OdooClient:
             request_id = next(self._ids)
         body = {"jsonrpc": "2.0", "method": "call", "params": params, "id": request_id}
         headers = {"Cookie": f"{SESSION_COOKIE}={session_id}"} if session_id else None
+        self.last_request_ns = time.monotonic_ns()
         try:
             response = self._http.post(path, json=body, headers=headers)
         except httpx.RequestError as exc:
