@@ -35,6 +35,11 @@ _T = TypeVar("_T")
 BATCH_SIZE = 200
 RACKS_PER_AISLE = 12
 EAN13_PREFIX = "2"  # GS1 prefixes 20-29: restricted circulation, never a real trade item
+#: Initial on-hand range per product. The probes' imported orders reserve stock that is
+#: never delivered (about 2-3 units per product per scenario on the 200-product probe
+#: catalog), so a 24-scenario nightly session needs well over 60 units of every product;
+#: with less, picking_validate fails with "waiting for stock" late in the session.
+INITIAL_QTY = (200, 2000)
 
 _ADJECTIVES = ("Steel", "Cotton", "Compact", "Heavy", "Blue", "Eco", "Pro", "Mini", "Large")
 _NOUNS = ("Bolt", "Towel", "Crate", "Lamp", "Cable", "Bottle", "Glove", "Pallet", "Filter")
@@ -132,7 +137,7 @@ def plan_seed(*, products: int, seed: int, bins: int, customers: int, vendors: i
                 barcode=barcode,
                 list_price=round(rng.uniform(1.0, 250.0), 2),
                 bin_index=rng.randrange(bins),
-                initial_qty=rng.randint(20, 500),
+                initial_qty=rng.randint(*INITIAL_QTY),
             )
         )
     return SeedPlan(

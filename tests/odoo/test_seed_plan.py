@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from harness.odoo.client import OdooVersion
 from harness.odoo.flows import storable_product_values
-from harness.odoo.seed import ean13_check_digit, is_valid_ean13, plan_seed
+from harness.odoo.seed import INITIAL_QTY, ean13_check_digit, is_valid_ean13, plan_seed
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,8 @@ def test_plan_of_2000_products_has_unique_valid_keys() -> None:
     assert len(set(plan.bin_names)) == 48
     assert plan.bin_names[:2] == ("A-01", "A-02")
     assert plan.bin_names[-1] == "D-12"
-    assert all(0 <= p.bin_index < 48 and 20 <= p.initial_qty <= 500 for p in plan.products)
+    low, high = INITIAL_QTY
+    assert all(0 <= p.bin_index < 48 and low <= p.initial_qty <= high for p in plan.products)
     assert len({p.bin_index for p in plan.products}) == 48
     refs = [p.ref for p in plan.customers + plan.vendors]
     assert len(set(refs)) == 60
