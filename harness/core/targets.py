@@ -82,8 +82,15 @@ class RecoveryTarget:
     rto_s: float
     rpo_s: float
     rpo_writes: int = 0
+    degraded_p95_ms: float | None = None
+    """p95 latency the critical flows may reach while the fault stands (None: unjudged)."""
 
     def __post_init__(self) -> None:
+        if self.degraded_p95_ms is not None and self.degraded_p95_ms <= 0:
+            raise ConfigError(
+                f"fault family {self.family!r}: expected degraded_p95_ms > 0, saw "
+                f"{self.degraded_p95_ms}; fix the family's targets in service levels"
+            )
         if self.rto_s < 0 or self.rpo_s < 0 or self.rpo_writes < 0:
             raise ConfigError(
                 f"fault family {self.family!r}: expected rto_s, rpo_s and rpo_writes >= 0, "

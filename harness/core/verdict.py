@@ -395,6 +395,39 @@ class _Judge:
             refs=refs,
         )
 
+    def degraded(self, figures: PhaseSlo, limit_ms: float) -> Verdict:
+        """A critical flow's p95 while the fault stands, against the family's degraded p95.
+
+        Failed samples are the RTO's and availability's business; this judges how slow
+        the flow was when it did answer. No OK sample at all passes (nothing answered
+        slowly: the outage is judged by the RTO).
+        """
+        measured = figures.p95_ms
+        where = (
+            f"while the fault stood ({self.clock(figures.t_from_ns)}-"
+            f"{self.clock(figures.t_to_ns)}, {count(figures.ok)} OK samples)"
+        )
+        if measured is None:
+            met = True
+            text = f"{self.run.scenario} {figures.flow} had no OK sample {where}"
+        else:
+            met = measured <= limit_ms
+            verb = "within" if met else "exceeds"
+            text = (
+                f"{self.run.scenario} {figures.flow} p95 latency {figure(measured, limit_ms, 0)} "
+                f"ms {verb} the degraded target {plain(limit_ms)} ms {where}"
+            )
+        return self.verdict(
+            VerdictKind.SLO,
+            met,
+            text,
+            window=(figures.t_from_ns, figures.t_to_ns),
+            target=limit_ms,
+            measured=measured,
+            unit="ms",
+            refs=(SampleRange(figures.flow, figures.first_index, figures.stop_index),),
+        )
+
     def slo(self, figures: PhaseSlo, target: FlowTarget) -> list[Verdict]:
         name = self.run.scenario
         window = (figures.t_from_ns, figures.t_to_ns)
@@ -496,7 +529,12 @@ def evaluate_run(run: RunData) -> RunVerdicts:
     windows = run.timeline.phases(until)
     slo = slo_by_phase(run.flows, run.flow_targets, windows)
     by_name = {t.name: t for t in run.flow_targets}
+    degraded = None if run.recovery_target is None else run.recovery_target.degraded_p95_ms
     for figures in slo:
         if figures.phase in run.gating_phases:
             verdicts.extend(judge.slo(figures, by_name[figures.flow]))
+        elif (
+            figures.phase is Phase.FAULT and degraded is not None and by_name[figures.flow].critical
+        ):
+            verdicts.append(judge.degraded(figures, degraded))
     return RunVerdicts(tuple(verdicts), recovery, slo, ledger, until)

@@ -30,4 +30,10 @@ def steady_spec(levels: ServiceLevels) -> SteadyStateSpec:
 
 def recovery_target(levels: ServiceLevels, family: FaultFamily) -> RecoveryTarget:
     targets = levels.recovery_for(family)
-    return RecoveryTarget(family.value, targets.rto_s, targets.rpo_s, targets.rpo_writes_lost)
+    return RecoveryTarget(
+        family.value,
+        targets.rto_s,
+        targets.rpo_s,
+        targets.rpo_writes_lost,
+        degraded_p95_ms=targets.degraded_p95_ms,
+    )

@@ -28,13 +28,18 @@ TARGETS = (
 )
 
 
-def probe(flow: str, until_s: int, down: Callable[[int], bool]) -> FlowSamples:
+def probe(
+    flow: str,
+    until_s: int,
+    down: Callable[[int], bool],
+    latency_ms: Callable[[int], int] = lambda t: 20,
+) -> FlowSamples:
     series = SampleSeries(flow)
     for start in range(0, until_s * S, 200 * MS):
         if down(start):
             series.add(start, start + S, Outcome.TIMEOUT, "timeout")
         else:
-            series.add(start, start + 20 * MS, Outcome.OK)
+            series.add(start, start + latency_ms(start) * MS, Outcome.OK)
     return series.freeze()
 
 
@@ -45,6 +50,8 @@ def run_with(
     extra: tuple[TimelineEvent, ...] = (),
     ledger: tuple[WriteRecord, ...] = (),
     read_back: ReadBack | None = None,
+    degraded_p95_ms: float | None = None,
+    slow_ms: Callable[[int], int] = lambda t: 20,
 ) -> RunVerdicts:
     events = (
         TimelineEvent(EventKind.PHASE_START, 0, "baseline", Phase.BASELINE),
@@ -60,12 +67,14 @@ def run_with(
         family="db-failover",
         timeline=Timeline(mono_anchor_ns=0, wall_anchor_ns=NOON, events=events),
         flows={
-            "checkout": probe("checkout", until_s, down),
-            "stock": probe("stock", until_s, down),
+            "checkout": probe("checkout", until_s, down, slow_ms),
+            "stock": probe("stock", until_s, down, slow_ms),
         },
         flow_targets=TARGETS,
         steady=SteadyStateSpec(10.0, 30.0),
-        recovery_target=RecoveryTarget("db-failover", 30.0, 0.0, 0),
+        recovery_target=RecoveryTarget(
+            "db-failover", 30.0, 0.0, 0, degraded_p95_ms=degraded_p95_ms
+        ),
         ledger=ledger,
         read_back=read_back,
     )
@@ -132,6 +141,28 @@ def test_a_quick_recovery_passes_and_the_gating_phases_are_judged() -> None:
     assert slo[1].sentence.startswith("db-failover checkout p95 latency 20 ms within target 250 ms")
     assert {p.phase for p in result.slo} == {Phase.BASELINE, Phase.FAULT, Phase.AFTER}
     assert result.passed
+
+
+def test_critical_flows_are_held_to_the_degraded_p95_while_the_fault_stands() -> None:
+    def slow_during_fault(t: int) -> int:
+        return 1_500 if 60 * S <= t < 150 * S else 20
+
+    within = run_with(lambda t: False, degraded_p95_ms=2_000, slow_ms=slow_during_fault)
+    over = run_with(lambda t: False, degraded_p95_ms=1_000, slow_ms=slow_during_fault)
+    unjudged = run_with(lambda t: False, slow_ms=slow_during_fault)
+
+    (ok,) = [v for v in within.verdicts if "degraded" in v.sentence]
+    assert ok.passed
+    assert ok.measured == 1_500
+    (bad,) = [v for v in over.verdicts if "degraded" in v.sentence]  # checkout only: critical
+    assert not bad.passed
+    assert not over.passed
+    # 443 of 450: the last 1.5 s of samples straddle the phase end and are in no phase.
+    assert bad.sentence == (
+        "db-failover checkout p95 latency 1,500 ms exceeds the degraded target 1,000 ms while "
+        "the fault stood (12:01:00.000-12:02:30.000, 443 OK samples)"
+    )
+    assert not [v for v in unjudged.verdicts if "degraded" in v.sentence]
 
 
 def test_lost_writes_fail_rpo_and_name_the_keys() -> None:
