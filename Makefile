@@ -1,16 +1,21 @@
 # The two set-up commands of the README: `make demo` and `make test`.
 # Both install what they need (Debian packages when root, a virtualenv, the
-# package with its extras) and are safe to run again.
+# package with its extras; for the tests also the pinned npm tools in .tools/)
+# and are safe to run again.
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint unit integration system-deps venv clean
+.PHONY: demo test lint unit integration system-deps tools venv clean
 
 system-deps:
 	@scripts/install-system-deps.sh
+
+# The Allure CLI and a JUnit consumer (xunit-viewer), pinned, into .tools/ (gitignored).
+tools:
+	@scripts/install-tools.sh
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +31,7 @@ lint: venv
 	$(VENV)/bin/mypy
 
 # The harness's own tests, then the smoke profile end to end on the local platform.
-test: system-deps venv lint
+test: system-deps tools venv lint
 	$(VENV)/bin/pytest
 	$(VENV)/bin/odoo-resilience run --profile smoke --reports-dir reports
 

@@ -33,6 +33,7 @@ import psycopg
 
 from harness.core.ledger import ReadBack, WriteOutcome, WriteRecord
 from harness.errors import HarnessError
+from harness.levels import BusinessFlow
 from harness.odoo.client import OdooClient
 from harness.odoo.errors import OdooError
 from harness.odoo.flows import as_rows, field_str
@@ -59,6 +60,22 @@ class KeyKind(enum.Enum):
         self.model = model
         self.field = field
         self.table = table
+
+
+_FLOW_KEYS = {
+    BusinessFlow.PICKING_VALIDATE: KeyKind.SALE_ORDER,
+    BusinessFlow.ORDER_IMPORT: KeyKind.SALE_ORDER,
+    BusinessFlow.RECEIVING: KeyKind.PICKING,
+}
+
+
+def key_kind(flow: str) -> KeyKind:
+    """Where the writes of business flow ``flow`` keep their key (probes and load alike)."""
+    kind = next((k for f, k in _FLOW_KEYS.items() if f.value == flow), None)
+    if kind is None:
+        writing = ", ".join(f.value for f in _FLOW_KEYS)
+        raise LedgerError(f"expected a writing business flow ({writing}), saw {flow!r}")
+    return kind
 
 
 @dataclass(frozen=True, slots=True)

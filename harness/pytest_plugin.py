@@ -42,6 +42,8 @@ from harness.scenario.runner import ScenarioResult, ScenarioRunner
 from harness.settings import app_spec, load_settings
 
 PROFILES = ("smoke", "gate", "nightly")
+#: The after phase per profile: nightly soaks 60 s to show the recovery lasts.
+SOAK_S = {"nightly": 60.0}
 #: Where the session's evidence bundle was written (for ``odoo-resilience run``).
 BUNDLE_KEY = pytest.StashKey[Path]()
 PLATFORMS = ("local",)
@@ -209,9 +211,17 @@ def stack(
 
 
 @pytest.fixture
-def scenario_runner(stack: Stack, service_levels: levels.ServiceLevels) -> ScenarioRunner:
+def scenario_runner(
+    stack: Stack, service_levels: levels.ServiceLevels, pytestconfig: pytest.Config
+) -> ScenarioRunner:
+    profile = pytestconfig.getoption("odoo_resilience_profile")
     return ScenarioRunner(
-        stack.platform, service_levels, stack.catalog, stack.journal_dir, stack.results.append
+        stack.platform,
+        service_levels,
+        stack.catalog,
+        stack.journal_dir,
+        stack.results.append,
+        soak_s=SOAK_S.get(profile or "", 0.0),
     )
 
 
@@ -245,9 +255,8 @@ def write_bundle(config: pytest.Config, stack: Stack, started: datetime) -> Path
         signing_key=Path(key) if key else None,
         pushgateway_url=config.getoption("odoo_resilience_pushgateway"),
     )
-    logs = platform.component_logs()
     for result in stack.results:
-        bundle.add_scenario(scenario_evidence(result, service_levels, logs))
+        bundle.add_scenario(scenario_evidence(result, service_levels))
     return bundle.finish()
 
 

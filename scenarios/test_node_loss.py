@@ -1,5 +1,6 @@
-"""node-loss: a node (an app instance and a DB replica) crashes or hangs; Traefik's health
-check takes the app instance out, the replica is rebuilt when the node comes back."""
+"""node-loss: a node (an app instance and a DB member) crashes or hangs; Traefik's health
+check takes the app instance out, Patroni promotes a replica when the node held the
+primary, and the member rejoins when the node comes back."""
 
 from __future__ import annotations
 
@@ -10,27 +11,11 @@ import pytest
 from harness.faults.base import FaultRuntime
 from harness.faults.node import NodeCrash, NodeHang
 from harness.levels import FaultFamily
-from harness.platform.base import Platform
+from harness.scenario.choose import app_node_without_leader, leader_node
 from harness.scenario.runner import ScenarioRunner, ScenarioSpec
 from harness.scenario.verdicts import assert_scenario_passed
 
 pytestmark = [pytest.mark.node_loss]
-
-
-def app_node_without_leader(platform: Platform, rng: random.Random) -> str:
-    """A node running an app instance whose DB member is not the primary."""
-    leader = platform.leader()
-    candidates = sorted(
-        node
-        for node, members in platform.nodes().items()
-        if any(m.startswith("app-") for m in members)
-        and leader not in members
-        and not any(
-            m in ("etcd", "haproxy", "toxiproxy", "traefik", "redis", "s3") for m in members
-        )
-    )
-    assert candidates, f"no app node without the leader ({leader}) and shared services"
-    return rng.choice(candidates)
 
 
 @pytest.mark.smoke
@@ -54,4 +39,21 @@ def test_app_node_hang(scenario_runner: ScenarioRunner, harness_random: random.R
         return NodeHang(runtime, node)
 
     spec = ScenarioSpec(f"node-loss:hang:{node}", FaultFamily.NODE_LOSS, hang, hold_s=20)
+    assert_scenario_passed(scenario_runner.run(spec))
+
+
+@pytest.mark.nightly
+def test_leader_node_crash(scenario_runner: ScenarioRunner) -> None:
+    node = leader_node(scenario_runner.platform)
+
+    def crash(runtime: FaultRuntime) -> NodeCrash:
+        return NodeCrash(runtime, node)
+
+    spec = ScenarioSpec(
+        f"node-loss:leader-node-crash:{node}",
+        FaultFamily.NODE_LOSS,
+        crash,
+        self_healing=True,
+        leader_lost=True,
+    )
     assert_scenario_passed(scenario_runner.run(spec))

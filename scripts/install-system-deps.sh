@@ -8,6 +8,7 @@ packages=(
   etcd-server etcd-client patroni python3-etcd python3-psycopg2
   haproxy redis-server pgbackrest postgresql postgresql-contrib
   python3-venv util-linux iproute2 openssl procps ca-certificates chromium
+  openjdk-17-jre-headless
 )
 
 missing=()

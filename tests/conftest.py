@@ -7,21 +7,17 @@ the stack whole; teardown proves ``down`` leaves nothing behind.
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
-import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from harness.platform.local.plan import StackPlan
 from harness.platform.local.platform import LocalPlatform
-from harness.platform.local.process import pid_running
-from harness.platform.local.runstate import read_state
 from harness.platform.local.topology import DEFAULT_TOPOLOGY
+from tests.support.runs import fresh_run_root
 
 pytest_plugins = ["pytester"]
 
@@ -44,15 +40,6 @@ def local_stack() -> Iterator[LocalPlatform]:
 
 @pytest.fixture
 def run_root() -> Iterator[Path]:
-    """A fresh run root the DB user can reach (pytest's own tmp dirs are root's, 0700)."""
-    root = Path(tempfile.mkdtemp(prefix="odoo-res-runs-", dir="/var/tmp"))
-    root.chmod(0o755)
-    yield root
-    # A test that failed half-way may have left a stack up: take it down from its plan
-    # (its cgroups find every process) before the directory goes.
-    for plan_file in root.glob("*/plan.json"):
-        state = read_state(plan_file.parent)
-        if state is not None and pid_running(state.supervisor_pid):
-            os.kill(state.supervisor_pid, signal.SIGKILL)
-        LocalPlatform(StackPlan.load(plan_file.parent)).down()
-    shutil.rmtree(root, ignore_errors=True)
+    """A fresh run root the DB user can reach; a stack left up in it is taken down."""
+    with fresh_run_root() as root:
+        yield root

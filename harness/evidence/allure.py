@@ -5,9 +5,10 @@ Labels: ``epic`` = each control the scenario evidences, ``feature`` = the fault 
 critical one, else ``normal``. Steps follow the phases (baseline, fault, recovery,
 after); each verdict is a sub-step of the phase its window starts in, the rest (RPO,
 ledger, invariants) sit under a final "checks after the run" step. Attachments: the
-charts (SVG), the verdicts (JSON) and the component log excerpts. A scenario that
-aborted is ``broken``; one with a failing verdict ``failed``. Build the HTML with
-``allure generate`` (``odoo-resilience report --allure``).
+charts (SVG, the telemetry's too), the verdicts (JSON), the telemetry (CSV) and the
+component logs of the scenario. A scenario that aborted is ``broken``; one with a
+failing verdict ``failed``. Build the HTML with ``allure generate``
+(``odoo-resilience report --allure``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from collections.abc import Sequence
 from harness.core.timeline import Timeline
 from harness.core.verdict import Verdict
 from harness.evidence import charts
-from harness.evidence.model import JsonValue, RunManifest, ScenarioEvidence, verdict_json
+from harness.evidence.model import (
+    JsonValue,
+    RunManifest,
+    ScenarioEvidence,
+    telemetry_csv,
+    verdict_json,
+)
 
 RESULTS = "allure-results"
 _NAMESPACE = uuid.UUID("5b0c6f0e-8d1f-4f0a-9a51-0d00e51de9ce")
@@ -64,12 +71,17 @@ def allure_files(manifest: RunManifest, scenarios: Sequence[ScenarioEvidence]) -
 
         blobs: list[tuple[str, str, str, bytes]] = [
             (name, "svg", "image/svg+xml", svg.encode("utf-8"))
-            for name, svg in charts.scenario_charts(scenario)
+            for name, svg in (
+                *charts.scenario_charts(scenario),
+                *charts.telemetry_charts(scenario),
+            )
         ]
         verdicts = [verdict_json(v) for v in scenario.all_verdicts]
         blobs.append(
             ("verdicts", "json", "application/json", json.dumps(verdicts, indent=1).encode())
         )
+        if scenario.telemetry is not None:
+            blobs.append(("telemetry", "csv", "text/csv", telemetry_csv(scenario.telemetry)))
         blobs.extend(
             (f"log {component}", "txt", "text/plain", text.encode("utf-8"))
             for component, text in sorted(scenario.logs.items())

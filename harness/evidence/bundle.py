@@ -9,8 +9,9 @@ Layout (``docs/evidence.md`` describes every file)::
 
     <run id>/manifest.json            the environment (rewritten with the end time)
     <run id>/scenarios/<name>/        timeline.json, samples/<flow>.csv, verdicts.json,
-                                      invariants.json, facts.json, logs/<component>.log
-    <run id>/files/<name>             extra artefacts (Locust stats, telemetry)
+                                      invariants.json, facts.json, telemetry.csv,
+                                      logs/<component>.log
+    <run id>/files/<name>             extra artefacts (Locust stats)
     <run id>/summary.json, controls.json, junit.xml, allure-results/, report.html,
     <run id>/metrics.prom, SHA256SUMS.pub, SHA256SUMS, SHA256SUMS.sig
 """
@@ -42,6 +43,7 @@ from harness.evidence.model import (
     ledger_json,
     recovery_json,
     slo_json,
+    telemetry_csv,
     utc_text,
     verdict_json,
 )
@@ -229,6 +231,8 @@ class EvidenceBundle:
                 }
             ),
         )
+        if evidence.telemetry is not None:
+            self._write(f"{folder}/telemetry.csv", telemetry_csv(evidence.telemetry))
         for component, text in sorted(evidence.logs.items()):
             self._write(f"{folder}/logs/{safe_name(component)}.log", text.encode("utf-8"))
         self.scenarios.append(evidence)

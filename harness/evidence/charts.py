@@ -1,10 +1,13 @@
-"""Inline SVG charts of one scenario: latency percentiles and availability over time.
+"""Inline SVG charts of one scenario: latency percentiles and availability over time,
+and the infrastructure telemetry sampled meanwhile.
 
 Samples are grouped into buckets by start time (1 s, widened so a chart never holds
 more than ``MAX_BUCKETS``); per bucket the chart shows p50/p95/p99 of the OK samples'
-latency (nearest rank, as the core computes them) and the share of OK samples. Phases
-are shaded and the recovery instants (inject, detect, failover, reconnect, recovered)
-marked, so a reader sees the RTO on the same axis as the samples behind it. The SVG is
+latency (nearest rank, as the core computes them) and the share of OK samples. Telemetry
+charts share the axis and show each series' highest value per bucket (requests as a rate),
+with the source's gaps (failed reads) ticked in red on the time axis. Phases are shaded
+and the recovery instants (inject, detect, failover, reconnect, recovered) marked, so a
+reader sees the RTO on the same axis as the samples behind it. The SVG is
 self-contained: no fonts, scripts or links.
 """
 
@@ -18,6 +21,7 @@ from xml.sax.saxutils import escape
 from harness.core.samples import FlowSamples, Outcome
 from harness.core.timeline import EventKind, Phase
 from harness.evidence.model import ScenarioEvidence
+from harness.telemetry import Gap, Metric, Points, Telemetry
 
 NS_PER_S = 1_000_000_000
 MAX_BUCKETS = 600
@@ -222,9 +226,11 @@ def _polylines(
 
 
 def _legend(names: Sequence[str]) -> str:
+    # Each entry as wide as its name (about 6 px a character at this size), right-aligned.
+    widths = [max(60, 24 + 6 * len(name)) for name in names]
     items = []
     for index, name in enumerate(names):
-        x = WIDTH - RIGHT - 110 * (len(names) - index)
+        x = WIDTH - RIGHT - sum(widths[index:])
         colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
         items.append(
             f'<rect x="{x}" y="6" width="10" height="3" fill="{colour}"/>'
@@ -267,6 +273,91 @@ def availability_svg(evidence: ScenarioEvidence) -> str:
     parts.extend(_markers_svg(evidence, frame))
     parts.append("</svg>")
     return "".join(parts)
+
+
+@dataclass(frozen=True)
+class TelemetryChart:
+    name: str
+    title: str
+    metric: Metric
+    unit: str
+    divisor: float = 1.0
+    rate: bool = False
+    """Chart the counter's per-second increase instead of its value."""
+
+
+TELEMETRY_CHARTS = (
+    TelemetryChart(
+        "telemetry-replication-lag",
+        "DB replication lag per replica",
+        Metric.REPLICATION_LAG,
+        "KiB",
+        1024.0,
+    ),
+    TelemetryChart(
+        "telemetry-db-connections",
+        "DB connections by state",
+        Metric.DB_CONNECTIONS,
+        "connections",
+    ),
+    TelemetryChart(
+        "telemetry-redis-memory", "Redis used memory", Metric.REDIS_MEMORY, "MiB", 1024.0**2
+    ),
+    TelemetryChart(
+        "telemetry-requests",
+        "Traefik requests per service and status code",
+        Metric.REQUESTS,
+        "requests/s",
+        rate=True,
+    ),
+)
+
+
+def _peaks(points: Points, frame: Frame, divisor: float) -> list[tuple[int, float | None]]:
+    """The highest value in each bucket of the frame (None where nothing was read)."""
+    count = max(1, math.ceil((frame.t1_ns - frame.t0_ns) / frame.bucket_ns))
+    peaks: list[float | None] = [None] * count
+    for t_ns, value in points:
+        index = (t_ns - frame.t0_ns) // frame.bucket_ns
+        if 0 <= index < count:
+            current = peaks[index]
+            peaks[index] = value / divisor if current is None else max(current, value / divisor)
+    return [(frame.t0_ns + i * frame.bucket_ns, peak) for i, peak in enumerate(peaks)]
+
+
+def _gaps_svg(frame: Frame, gaps: Sequence[Gap]) -> list[str]:
+    bottom = HEIGHT - BOTTOM
+    return [
+        f'<line class="gap gap-{gap.source.value}" x1="{frame.x(gap.t_ns):.1f}" '
+        f'y1="{bottom - 7}" x2="{frame.x(gap.t_ns):.1f}" y2="{bottom}" stroke="#b3261e" '
+        'stroke-width="2"/>'
+        for gap in gaps
+    ]
+
+
+def telemetry_svg(evidence: ScenarioEvidence, telemetry: Telemetry, chart: TelemetryChart) -> str:
+    """One telemetry metric over time, a line per series, its source's gaps ticked."""
+    frame = Frame.of(evidence)
+    found = telemetry.rates(chart.metric) if chart.rate else telemetry.series(chart.metric)
+    rows = {name: _peaks(points, frame, chart.divisor) for name, points in found.items()}
+    top = _nice_top([v for row in rows.values() for _, v in row if v is not None])
+    parts = _frame_svg(evidence, frame, chart.title, f"{chart.unit} (max {top:g})")
+    for index, (name, points) in enumerate(rows.items()):
+        colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
+        parts.extend(_polylines(frame, points, top, colour, name))
+    parts.append(_legend(list(rows)))
+    parts.extend(_gaps_svg(frame, [g for g in telemetry.gaps if g.source is chart.metric.source]))
+    parts.extend(_markers_svg(evidence, frame))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def telemetry_charts(evidence: ScenarioEvidence) -> tuple[tuple[str, str], ...]:
+    """``(name, svg)`` for every telemetry chart of a scenario (none when not sampled)."""
+    telemetry = evidence.telemetry
+    if telemetry is None:
+        return ()
+    return tuple((c.name, telemetry_svg(evidence, telemetry, c)) for c in TELEMETRY_CHARTS)
 
 
 def scenario_charts(evidence: ScenarioEvidence) -> tuple[tuple[str, str], ...]:

@@ -18,6 +18,7 @@ from harness.evidence.chain import verify
 from harness.evidence.model import EvidenceError
 from harness.evidence.summary import is_complete, load_summary
 from harness.evidence.trend import DEFAULT_TOLERANCE, trend
+from harness.tools import INSTALL_HINT, TOOLS_BIN, find_tool
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -52,27 +53,29 @@ def trend_command(
     return EXIT_FAILED if found.regressions else EXIT_OK
 
 
-def allure_missing() -> str | None:
-    """Why ``allure generate`` cannot run here, or None when it can."""
-    if shutil.which("allure") is not None:
-        return None
-    java = shutil.which("java")
-    npm = shutil.which("npm")
+def allure_cli() -> Path:
+    """The Allure CLI to run; PrerequisiteMissing saying how to get what is missing."""
+    allure, java = find_tool("allure"), shutil.which("java")
+    if allure is not None and java is not None:
+        return allure
     steps = []
-    if npm is None:
-        steps.append("install Node.js and npm (Debian: apt-get install npm)")
-    steps.append("run `npm install -g allure-commandline`")
+    if allure is None:
+        steps.append(
+            f"{INSTALL_HINT}, or `npm install -g allure-commandline` (needs npm: Debian "
+            "apt-get install npm)"
+        )
     if java is None:
         steps.append(
-            "install Java 8 or newer, which Allure runs on (apt-get install default-jre-headless)"
+            "install Java 8 or newer, which Allure runs on (apt-get install "
+            "openjdk-17-jre-headless)"
         )
     found = ", ".join(
-        f"{name} {'at ' + path if path else 'missing'}"
-        for name, path in (("java", java), ("npm", npm))
+        f"{name} {'at ' + str(path) if path else 'missing'}"
+        for name, path in (("allure", allure), ("java", java))
     )
-    return (
-        f"expected the `allure` command on PATH to build the Allure HTML, saw none ({found}); "
-        + "; ".join(steps)
+    raise PrerequisiteMissing(
+        f"expected the Allure CLI and Java to build the Allure HTML, saw {found} (looked in "
+        f"{TOOLS_BIN} and on PATH); " + "; ".join(steps)
     )
 
 
@@ -101,12 +104,13 @@ def report_command(bundle: Path, allure: bool, out: TextIO = sys.stdout) -> int:
     print(f"report: {bundle / 'report.html'}", file=out)
     if not allure:
         return EXIT_OK
-    missing = allure_missing()
-    if missing is not None:
-        print(missing, file=sys.stderr)
-        return PrerequisiteMissing.exit_code
+    try:
+        cli = allure_cli()
+    except PrerequisiteMissing as exc:
+        print(exc, file=sys.stderr)
+        return exc.exit_code
     target = bundle.parent / f"{bundle.name}-allure"
-    command = ["allure", "generate", str(bundle / RESULTS), "-o", str(target), "--clean"]
+    command = [str(cli), "generate", str(bundle / RESULTS), "-o", str(target), "--clean"]
     try:
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=ALLURE_TIMEOUT_S, check=False

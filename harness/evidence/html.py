@@ -5,7 +5,9 @@ scripts or links, and a Content-Security-Policy of ``default-src 'none'`` makes 
 browser refuse any request a future edit might add. Sections: the go / no-go summary
 (per control and per scenario), then per scenario the verdicts, RTO and RPO against
 their targets with the recovery instants, the charts, SLO figures per phase, the ledger,
-the abort and landed-check facts, the RTO floor, log excerpts; last the environment.
+the abort and landed-check facts, the RTO floor, the infrastructure telemetry (charts,
+figures per series, failed reads), the component logs of the scenario; last the
+environment.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from collections.abc import Sequence
 from html import escape
 
 from harness.core.recovery import RecoveryReport
+from harness.core.timeline import Timeline
 from harness.core.verdict import VerdictKind
 from harness.evidence import charts
 from harness.evidence.controls import ControlStatus
 from harness.evidence.model import RunManifest, ScenarioEvidence, utc_text
+from harness.telemetry import Gap, Metric, Telemetry
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#1d1d1d;max-width:1100px}
@@ -80,6 +84,54 @@ def _instants(report: RecoveryReport) -> str:
         ["total outage", f"{report.outage_ns / 1e9:,.1f} s"],
     ]
     return _table(["instant (after injection)", "value"], rows)
+
+
+def _telemetry(telemetry: Telemetry, timeline: Timeline) -> str:
+    """Figures per metric and series, then the failed reads per source."""
+    rows = [
+        [
+            escape(metric.value),
+            escape(name or "-"),
+            f"{len(points):,}",
+            f"{min(v for _, v in points):,.0f}",
+            f"{max(v for _, v in points):,.0f}",
+            f"{points[-1][1]:,.0f}",
+        ]
+        for metric in Metric
+        for name, points in telemetry.series(metric).items()
+    ]
+    parts = [
+        f"<p>Sampled every {telemetry.interval_s:g} s: {len(telemetry.readings):,} readings, "
+        f"{len(telemetry.gaps):,} failed reads.</p>"
+    ]
+    if rows:
+        parts.append(_table(["metric", "series", "readings", "min", "max", "last"], rows))
+    by_source: dict[str, list[Gap]] = {}
+    for gap in telemetry.gaps:
+        by_source.setdefault(gap.source.value, []).append(gap)
+    gap_rows = []
+    for source, gaps in sorted(by_source.items()):
+        # Each error once: how often, and the first message it came with.
+        first: dict[str, Gap] = {}
+        for gap in gaps:
+            first.setdefault(gap.error, gap)
+        errors = "; ".join(
+            f"{error} x{sum(g.error == error for g in gaps)}: {gap.detail}"
+            for error, gap in sorted(first.items())
+        )
+        gap_rows.append(
+            [
+                escape(source),
+                f"{len(gaps):,}",
+                escape(timeline.clock(gaps[0].t_ns)),
+                escape(timeline.clock(gaps[-1].t_ns)),
+                escape(errors),
+            ]
+        )
+    if gap_rows:
+        parts.append('<p class="flag">Failed reads (gaps in the charts):</p>')
+        parts.append(_table(["source", "failed reads", "first", "last", "errors"], gap_rows))
+    return "\n".join(parts)
 
 
 def _scenario(scenario: ScenarioEvidence) -> str:
@@ -153,10 +205,18 @@ def _scenario(scenario: ScenarioEvidence) -> str:
         parts.append("<h3>RTO floor</h3><ul>")
         parts.extend(f"<li>{escape(line)}</li>" for line in scenario.rto_floor)
         parts.append("</ul>")
-    if scenario.logs:
-        parts.append("<h3>Component logs (excerpts)</h3>")
+    if scenario.telemetry is not None:
+        parts.append("<h3>Infrastructure telemetry</h3>")
         parts.extend(
-            f"<details><summary>{escape(name)}</summary><pre>{escape(text)}</pre></details>"
+            svg.replace(' xmlns="http://www.w3.org/2000/svg"', "", 1)
+            for _, svg in charts.telemetry_charts(scenario)
+        )
+        parts.append(_telemetry(scenario.telemetry, scenario.timeline))
+    if scenario.logs:
+        parts.append("<h3>Component logs (written during the scenario)</h3>")
+        parts.extend(
+            f"<details><summary>{escape(name)}</summary>"
+            f"<pre>{escape(text or '(nothing logged during the scenario)')}</pre></details>"
             for name, text in sorted(scenario.logs.items())
         )
     return "\n".join(parts)

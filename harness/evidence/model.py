@@ -8,6 +8,8 @@ every writer (bundle, Allure, summaries) renders the same facts the same way.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from harness.core.slo import PhaseSlo
 from harness.core.timeline import Timeline
 from harness.core.verdict import RunVerdicts, Verdict
 from harness.errors import HarnessError
+from harness.telemetry import Telemetry
 
 JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
 """A value ``json.dumps`` writes as is (the bundle's files are built from these)."""
@@ -36,8 +39,9 @@ class ScenarioEvidence:
     ``invariants`` are the ERP invariant verdicts checked after the run
     (``harness.invariants.invariant_verdicts``); they count towards pass/fail like the
     run's own verdicts. ``critical_flows`` names the flows that gate the steady state
-    (the Allure severity follows them). ``logs`` maps a component name to an excerpt of
-    its log; it is scrubbed of secrets before it is written.
+    (the Allure severity follows them). ``logs`` maps a component name to what it logged
+    during the scenario; it is scrubbed of secrets before it is written. ``telemetry`` is
+    what the database, cache and ingress did meanwhile (None: nothing was sampled).
     """
 
     scenario: str
@@ -55,6 +59,7 @@ class ScenarioEvidence:
     logs: Mapping[str, str] = field(default_factory=dict)
     invariants: tuple[Verdict, ...] = ()
     critical_flows: tuple[str, ...] = ()
+    telemetry: Telemetry | None = None
 
     @property
     def all_verdicts(self) -> tuple[Verdict, ...]:
@@ -219,6 +224,27 @@ def ledger_json(report: LedgerReport | None) -> JsonValue:
         "rpo_s": report.rpo_ns / 1e9,
         "integrity_violations": report.integrity_violations,
     }
+
+
+def telemetry_csv(telemetry: Telemetry) -> bytes:
+    """One line per reading and one per gap, in time order (``t_ns`` is monotonic, as in
+    the samples); values are written exactly (bytes and counters stay whole numbers)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["t_ns", "source", "metric", "series", "value", "error", "detail"])
+    rows: list[tuple[int, str, str, str, str, str, str]] = [
+        (r.t_ns, r.metric.source.value, r.metric.value, r.series, _exact(r.value), "", "")
+        for r in telemetry.readings
+    ]
+    rows.extend((g.t_ns, g.source.value, "", "", "", g.error, g.detail) for g in telemetry.gaps)
+    rows.sort(key=lambda row: row[0])
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def _exact(value: float) -> str:
+    number = float(value)  # an int is a float to the type checker, not at run time
+    return str(int(number)) if number.is_integer() else repr(number)
 
 
 def _finite(value: float | None) -> float | str | None:

@@ -15,15 +15,18 @@ from __future__ import annotations
 import time
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Self
 
+from harness.core.ledger import WriteRecord
 from harness.errors import FaultError
 from harness.faults import journal, reaper, undo
 from harness.faults.lease import Lease, Owner, RevertReason
 from harness.faults.undo import UndoStep
+from harness.ledger import KeyKind
 from harness.levels import FaultFamily
 from harness.platform.base import Platform
 
@@ -91,6 +94,14 @@ class Fault(ABC):
     @abstractmethod
     def measure(self) -> LandedEvidence:
         """Prove the effect now; FaultDidNotLand when it cannot be seen."""
+
+    def writes(self) -> Sequence[tuple[WriteRecord, KeyKind]]:
+        """Keyed writes the fault itself made (a load surge's imports), once reverted.
+
+        The scenario adds them to its write ledger, so they are read back like the
+        probes' writes: an acknowledged one that is gone is a lost write.
+        """
+        return ()
 
     # -- the lifecycle ------------------------------------------------------------------
     def inject(self) -> int:

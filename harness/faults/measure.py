@@ -9,8 +9,6 @@ except ``FaultError`` for a probe that could not run at all.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import socket
 import ssl
 import statistics
@@ -198,23 +196,7 @@ def samples_or_fault(probe: Callable[[], list[float]], what: str) -> list[float]
         raise FaultError(f"expected to measure {what}, the probe failed: {exc}") from exc
 
 
-# -- the kernel's view of a node -------------------------------------------------------
-def node_pids(run_id: str, node: str) -> list[int]:
-    """Every pid whose cgroup path lies under ``<run_id>/<node>/`` (as /proc shows it)."""
-    marker = f"/{run_id}/{node}/"
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            text = Path(entry.path, "cgroup").read_text()
-        except OSError:
-            continue
-        if marker in text or text.rstrip().endswith(f"/{run_id}/{node}"):
-            found.append(int(entry.name))
-    return sorted(found)
-
-
+# -- the kernel's view of a process ------------------------------------------------
 def process_state(pid: int) -> str | None:
     """The state letter of ``/proc/<pid>/stat`` (R, S, D, T, Z ...), None when gone."""
     try:
@@ -222,35 +204,3 @@ def process_state(pid: int) -> str | None:
     except OSError:
         return None
     return text[text.rfind(")") + 2 :].split()[0]
-
-
-def node_freezer_states(run_id: str, node: str) -> dict[str, str]:
-    """The kernel's freezer state of ``node``'s cgroup, per hierarchy file read.
-
-    The cgroup directory comes from ``/proc/<pid>/cgroup`` of the node's processes,
-    so this reads exactly the cgroup those processes are in.
-    """
-    states: dict[str, str] = {}
-    for pid in node_pids(run_id, node):
-        try:
-            lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
-        except OSError:
-            continue
-        for line in lines:
-            _, controllers, path = line.split(":", 2)
-            marker = f"/{run_id}/{node}"
-            if marker not in path:
-                continue
-            node_path = path[: path.index(marker) + len(marker)].lstrip("/")
-            if controllers == "freezer":
-                state_file = Path("/sys/fs/cgroup/freezer", node_path, "freezer.state")
-                with contextlib.suppress(OSError):
-                    states[str(state_file)] = state_file.read_text().strip()
-            elif controllers == "":
-                events = Path("/sys/fs/cgroup", node_path, "cgroup.events")
-                with contextlib.suppress(OSError):
-                    frozen = "frozen 1" in events.read_text()
-                    states[str(events)] = "FROZEN" if frozen else "THAWED"
-        if states:
-            return states
-    return states

@@ -1,9 +1,11 @@
 """Node faults: a node crashes (every process SIGKILLed), hangs (frozen), or a whole
 zone (several nodes) drops out at once.
 
-Landed checks read the kernel's view: the processes of the node (by cgroup, from
-``/proc``) are all gone after a crash (and the platform's status shows its
-components STOPPED), all in the frozen state (``D``) in a FROZEN cgroup after a hang.
+Landed checks read the kernel's view: the node's host pids come from the platform
+(``Platform.node_pids``; the local platform finds them by cgroup in ``/proc``) and
+each pid's state from ``/proc``: all gone after a crash (and the platform's status
+shows the node's components STOPPED), all frozen (``D``) in a cgroup the kernel says
+is FROZEN (``Platform.node_freezer_states``) after a hang.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 
 from harness.errors import FaultDidNotLand, FaultError
 from harness.faults.base import DEFAULT_LEASE_S, Fault, FaultRuntime, LandedEvidence
-from harness.faults.measure import node_freezer_states, node_pids, process_state
+from harness.faults.measure import process_state
 from harness.faults.undo import UndoOp, UndoStep
 from harness.levels import FaultFamily
 from harness.platform.base import Health, Platform
@@ -49,16 +51,15 @@ def frozen_evidence(fault: str, platform: Platform, nodes: Sequence[str]) -> Lan
     Read from the kernel only: asking the platform's status would wait on the frozen
     members' APIs, long enough to outlast a DB leader's lease.
     """
-    run_id = platform.endpoints().run_id
     deadline = time.monotonic() + LANDED_WAIT_S
     while True:
-        pids = {n: node_pids(run_id, n) for n in nodes}
+        pids = {n: platform.node_pids(n) for n in nodes}
         states = {n: [(p, process_state(p)) for p in ps] for n, ps in pids.items()}
         running = {
             n: [(p, s) for p, s in found if s is not None and s not in FROZEN_STATES]
             for n, found in states.items()
         }
-        freezers = {n: node_freezer_states(run_id, n) for n in nodes}
+        freezers = {n: platform.node_freezer_states(n) for n in nodes}
         thawed = sorted(n for n, f in freezers.items() if not f or set(f.values()) != {"FROZEN"})
         total = sum(len(ps) for ps in pids.values())
         if total and not any(running.values()) and not thawed:
@@ -83,11 +84,10 @@ def crashed_evidence(
     fault: str, platform: Platform, nodes: Sequence[str], before: int
 ) -> LandedEvidence:
     """No live process left on ``nodes`` and every component of them STOPPED."""
-    run_id = platform.endpoints().run_id
     deadline = time.monotonic() + LANDED_WAIT_S
     while True:
         alive = [
-            p for n in nodes for p in node_pids(run_id, n) if process_state(p) not in (None, "Z")
+            p for n in nodes for p in platform.node_pids(n) if process_state(p) not in (None, "Z")
         ]
         health = {c.name: c.health for c in platform.status().components if c.node in nodes}
         up = sorted(name for name, h in health.items() if h is not Health.STOPPED)
@@ -150,7 +150,7 @@ class NodeCrash(Fault):
 
     def prepare(self) -> None:
         _check_nodes(self.platform, [self.node])
-        self._before = len(node_pids(self.platform.endpoints().run_id, self.node))
+        self._before = len(self.platform.node_pids(self.node))
 
     def undo_steps(self) -> tuple[UndoStep, ...]:
         return _restart_steps(self.platform, [self.node])
@@ -191,8 +191,7 @@ class ZoneOutage(Fault):
                 "NodeCrash for one node"
             )
         _check_nodes(self.platform, self.nodes)
-        run_id = self.platform.endpoints().run_id
-        self._before = sum(len(node_pids(run_id, n)) for n in self.nodes)
+        self._before = sum(len(self.platform.node_pids(n)) for n in self.nodes)
 
     def undo_steps(self) -> tuple[UndoStep, ...]:
         if self.crash:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 
 from harness.errors import FaultError, HarnessError
-from harness.faults import links
+from harness.faults import links, loadstop
 from harness.platform.base import Health, Platform
 
 
@@ -28,6 +29,7 @@ class UndoOp(StrEnum):
     SWITCHOVER = "switchover"
     RETIRE_RELEASE = "retire_release"
     ROLLBACK_SCHEMA = "rollback_schema"
+    STOP_LOAD = "stop_load"
 
 
 _ARGS: dict[UndoOp, tuple[str, ...]] = {
@@ -39,6 +41,7 @@ _ARGS: dict[UndoOp, tuple[str, ...]] = {
     UndoOp.SWITCHOVER: ("candidate",),
     UndoOp.RETIRE_RELEASE: (),
     UndoOp.ROLLBACK_SCHEMA: (),
+    UndoOp.STOP_LOAD: ("pidfile",),
 }
 
 
@@ -101,6 +104,9 @@ def execute(step: UndoStep, platform: Platform) -> None:
                 platform.retire_release()
             case UndoOp.ROLLBACK_SCHEMA:
                 platform.rollback_schema()
+            case UndoOp.STOP_LOAD:
+                # The load runs on the harness's host whatever the platform.
+                loadstop.stop_load(Path(args["pidfile"]))
     except FaultError:
         raise
     except (HarnessError, OSError) as exc:

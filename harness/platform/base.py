@@ -115,6 +115,15 @@ class Platform(Protocol):
 
     def freeze_node(self, node: str) -> None: ...
 
+    def node_pids(self, node: str) -> tuple[int, ...]:
+        """The host pids of ``node``'s processes as the kernel sees them (for landed
+        checks, which read each pid's state from ``/proc`` themselves)."""
+        ...
+
+    def node_freezer_states(self, node: str) -> Mapping[str, str]:
+        """The kernel's freezer state of ``node`` (FROZEN, THAWED ...) per state file read."""
+        ...
+
     def thaw_node(self, node: str) -> None: ...
 
     def throttle_storage(self, target: str, limits: IoLimits) -> None:
@@ -157,4 +166,14 @@ class Platform(Protocol):
 
     def rollback_schema(self) -> bool:
         """Undo a release's schema migration; True when something was migrated back."""
+        ...
+
+    def log_offsets(self) -> Mapping[str, int]:
+        """Each component log's position now (bytes): where a log window opens."""
+        ...
+
+    def component_logs(self, since: Mapping[str, int]) -> Mapping[str, str]:
+        """What each component logged after ``since`` (from ``log_offsets``), bounded in
+        size with a marker where lines were left out; a component absent from ``since``
+        (started later) is read from the start of its log."""
         ...

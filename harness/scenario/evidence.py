@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from harness.core import EventKind
@@ -11,9 +10,7 @@ from harness.levels import ServiceLevels
 from harness.scenario.runner import ScenarioResult
 
 
-def scenario_evidence(
-    result: ScenarioResult, levels: ServiceLevels, logs: Mapping[str, str]
-) -> ScenarioEvidence:
+def scenario_evidence(result: ScenarioResult, levels: ServiceLevels) -> ScenarioEvidence:
     family = result.spec.family
     injected = result.timeline.first(EventKind.FAULT_INJECTED)
     return ScenarioEvidence(
@@ -29,7 +26,8 @@ def scenario_evidence(
         landed=() if result.landed is None else (result.landed.sentence,),
         abort_reason=result.abort_reason,
         rto_floor=result.floor_lines,
-        logs=logs,
+        logs=result.logs,
+        telemetry=result.telemetry,
         invariants=result.invariant_verdicts,
         critical_flows=tuple(f.flow.value for f in levels.critical_flows()),
     )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +50,8 @@ from harness.scenario.floor import explain, recovery_floor
 from harness.scenario.rollout import GateResult
 from harness.scenario.targets import flow_targets, recovery_target, steady_spec
 from harness.scenario.watch import TimelineWatch, longest_down
+from harness.scenario.workload import FaultWindow, Workload, WorkloadFactory
+from harness.telemetry import Telemetry, TelemetrySampler
 
 TICK_S = 0.5
 #: How long probes may run before the baseline for the stack to become steady.
@@ -70,6 +72,10 @@ class ScenarioSpec:
     leader_lost: bool = False
     """The fault takes the DB primary away (for the RTO floor)."""
     after_s: float = 5.0
+    """How long the after phase looks that the recovery lasts (the runner's soak may
+    make it longer)."""
+    workloads: tuple[WorkloadFactory, ...] = ()
+    """Traffic next to the probes whose verdicts join the scenario's (``workload``)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,10 @@ class ScenarioResult:
     invariants: tuple[InvariantResult, ...]
     wall_start_ns: int
     wall_end_ns: int
+    telemetry: Telemetry
+    """What the database, cache and ingress did meanwhile (``harness.telemetry``)."""
+    logs: Mapping[str, str]
+    """What each component logged during the scenario (``Platform.component_logs``)."""
 
     @property
     def passed(self) -> bool:
@@ -157,9 +167,13 @@ class ScenarioRunner:
         catalog: SeedCatalog,
         journal_dir: Path,
         on_result: Callable[[ScenarioResult], None] | None = None,
+        *,
+        soak_s: float = 0.0,
     ) -> None:
         self.platform = platform
         self._on_result = on_result
+        self.soak_s = soak_s
+        """Minimum length of every scenario's after phase (the nightly profile's soak)."""
         self.levels = levels
         self.catalog = catalog
         self.runtime = FaultRuntime(platform, journal_dir)
@@ -175,6 +189,7 @@ class ScenarioRunner:
 
     def run(self, spec: ScenarioSpec) -> ScenarioResult:
         endpoints = self.platform.endpoints()
+        log_offsets = self.platform.log_offsets()
         login = endpoints.app_login
         state = _Run(
             spec=spec,
@@ -195,10 +210,15 @@ class ScenarioRunner:
                 EventKind.DB_TIMELINE_SWITCH, t, f"timeline {old} -> {new}"
             ),
         )
+        sampler = TelemetrySampler(endpoints)
+        workloads = [make(endpoints) for make in spec.workloads]
         watch.start()
+        sampler.start()
         probes.start()
         self._probes = probes
         try:
+            for workload in workloads:
+                workload.start()
             # Warm-up (not judged): the stack may still be settling from the last scenario.
             warm_until = time.monotonic() + WARM_UP_LIMIT_S
             while not self._steady_now(probes) and time.monotonic() < warm_until:
@@ -214,10 +234,14 @@ class ScenarioRunner:
                 )
         finally:
             self._probes = None
+            for workload in workloads:
+                workload.stop()
             probes.stop()
             watch.stop()
+            telemetry = sampler.stop()
             state.events.add(EventKind.RUN_END, time.monotonic_ns(), "observation ends")
-        result = self._judge(state, probes)
+        logs = self.platform.component_logs(since=log_offsets)
+        result = self._judge(state, probes, telemetry, logs, workloads)
         if self._on_result is not None:
             self._on_result(result)
         return result
@@ -247,6 +271,8 @@ class ScenarioRunner:
             t_revert = fault.revert()
             if t_revert is not None:
                 events.add(EventKind.FAULT_REVERTED, t_revert, fault.name)
+            for record, kind in fault.writes():
+                state.ledger.add(record, kind)
             if t_revert is None or state.landed is None or state.aborted:
                 return
             events.phase(Phase.RECOVERY)
@@ -261,7 +287,7 @@ class ScenarioRunner:
             )
             if not state.aborted:
                 events.phase(Phase.AFTER)
-                time.sleep(spec.after_s)
+                time.sleep(max(spec.after_s, self.soak_s))
         finally:
             fault.revert()
 
@@ -307,7 +333,14 @@ class ScenarioRunner:
                     return
 
     # -- judging ------------------------------------------------------------------------
-    def _judge(self, state: _Run, probes: ProbeSet) -> ScenarioResult:
+    def _judge(
+        self,
+        state: _Run,
+        probes: ProbeSet,
+        telemetry: Telemetry,
+        logs: Mapping[str, str],
+        workloads: Sequence[Workload],
+    ) -> ScenarioResult:
         spec, ledger = state.spec, state.ledger
         endpoints = self.platform.endpoints()
         login = endpoints.app_login
@@ -332,8 +365,18 @@ class ScenarioRunner:
             )
         )
         end = timeline.events[-1].t_ns
-        judged = tuple(
-            invariant_verdicts(invariants, spec.name, spec.family.value, (state.mono0, end))
+        injected = timeline.first(EventKind.FAULT_INJECTED)
+        reverted = timeline.first(EventKind.FAULT_REVERTED)
+        window = FaultWindow(
+            spec.name,
+            spec.family.value,
+            None if injected is None else injected.t_ns,
+            None if reverted is None else reverted.t_ns,
+            (state.mono0, end),
+        )
+        judged = (
+            *invariant_verdicts(invariants, spec.name, spec.family.value, window.run),
+            *(v for workload in workloads for v in workload.verdicts(window)),
         )
         floor = recovery_floor(
             spec.family, self.platform.timings(), self.steady.window_s, leader_lost=spec.leader_lost
@@ -352,4 +395,6 @@ class ScenarioRunner:
             invariants=invariants,
             wall_start_ns=state.wall0,
             wall_end_ns=time.time_ns(),
+            telemetry=telemetry,
+            logs=logs,
         )

@@ -14,6 +14,12 @@ from harness.core import FlowSamples, FlowTarget, Outcome
 POLL_S = 0.2
 
 
+def current_timeline(conn: psycopg.Connection[tuple[object, ...]]) -> int | None:
+    """The timeline of the WAL file the primary behind ``conn`` is writing."""
+    row = conn.execute("SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)").fetchone()
+    return int(str(row[0]), 16) if row else None
+
+
 class TimelineWatch:
     """Polls PostgreSQL's current timeline through the read-write route.
 
@@ -40,15 +46,10 @@ class TimelineWatch:
         try:
             if conn is None:
                 with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=2) as fresh:
-                    return self._query(fresh)
-            return self._query(conn)
+                    return current_timeline(fresh)
+            return current_timeline(conn)
         except psycopg.Error:
             return None
-
-    @staticmethod
-    def _query(conn: psycopg.Connection[tuple[object, ...]]) -> int | None:
-        row = conn.execute("SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)").fetchone()
-        return int(str(row[0]), 16) if row else None
 
     def _run(self) -> None:
         conn: psycopg.Connection[tuple[object, ...]] | None = None
@@ -56,7 +57,7 @@ class TimelineWatch:
             try:
                 if conn is None or conn.closed:
                     conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=1)
-                timeline = self._query(conn)
+                timeline = current_timeline(conn)
             except psycopg.Error:
                 if conn is not None:
                     conn.close()

@@ -14,6 +14,7 @@ from harness.core.verdict import RunData, evaluate_run
 from harness.evidence.bundle import EvidenceBundle
 from harness.evidence.model import RunManifest, ScenarioEvidence
 from harness.levels import Control, FaultFamily
+from harness.telemetry import Gap, Metric, Reading, Source, Telemetry
 
 MS = 1_000_000
 S = 1_000 * MS
@@ -44,6 +45,30 @@ def probe(flow: str, until_s: int, down: Callable[[int], bool], base_ms: int) ->
     return series.freeze()
 
 
+def telemetry(until_s: int = 150, outage_s: tuple[float, float] = (61.2, 70.0)) -> Telemetry:
+    """One reading a second of every metric; the DB unreachable during the outage."""
+    readings: list[Reading] = []
+    gaps: list[Gap] = []
+    for second in range(until_s):
+        t = second * S
+        if outage_s[0] <= second < outage_s[1]:
+            detail = f"connection to db failed: password={DB_PASSWORD} rejected"
+            gaps.append(Gap(t, Source.POSTGRES, "OperationalError", detail))
+        else:
+            readings.append(Reading(t, Metric.DB_TIMELINE, "", 1 if second < 66 else 2))
+            readings += [
+                Reading(t, Metric.DB_CONNECTIONS, "active", 3),
+                Reading(t, Metric.DB_CONNECTIONS, "idle", 9),
+                Reading(t, Metric.DB_CONNECTIONS, "total", 12),
+            ]
+        readings.append(Reading(t, Metric.REPLICATION_LAG, "pg-2", 4096 * (second % 5)))
+        readings.append(Reading(t, Metric.REDIS_MEMORY, "used_memory", 2**20 + 1024 * second))
+        readings.append(Reading(t, Metric.REQUESTS, "odoo-blue@file 200", 25.0 * second))
+        if second > outage_s[0]:
+            readings.append(Reading(t, Metric.REQUESTS, "odoo-blue@file 502", 40.0))
+    return Telemetry(1.0, tuple(readings), tuple(gaps))
+
+
 def scenario(
     name: str = "db-failover-primary-crash",
     *,
@@ -52,6 +77,7 @@ def scenario(
     started_at: datetime = START,
     family: FaultFamily = FaultFamily.DB_FAILOVER,
     abort: str | None = None,
+    sampled: bool = True,
 ) -> ScenarioEvidence:
     """A fault at 60 s, an outage of the critical flow, recovery, a write ledger."""
 
@@ -120,6 +146,7 @@ def scenario(
             "odoo-1": f"GET /web/session/get_session_info Cookie: session_id={SESSION_ID}\n",
         },
         critical_flows=("warehouse_scan",),
+        telemetry=telemetry(until_s, outage_s) if sampled else None,
     )
 
 
@@ -169,6 +196,7 @@ def finished_bundle(
                 family=FaultFamily.NODE_LOSS,
                 outage_s=(61.2, 80.0),
                 started_at=started_at,
+                sampled=False,
             ),
         )
     )

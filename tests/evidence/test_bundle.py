@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import threading
@@ -42,9 +43,11 @@ def test_a_finished_bundle_holds_every_report_and_no_marker(tmp_path: Path) -> N
         "invariants.json",
         "facts.json",
         "samples/warehouse_scan.csv",
+        "telemetry.csv",
         "logs/postgresql.log",
     ):
         assert (folder / name).is_file(), name
+    assert not (bundle / "scenarios/node-loss-slow/telemetry.csv").exists()  # not sampled
     csv_lines = (folder / "samples/warehouse_scan.csv").read_text().splitlines()
     assert csv_lines[0] == "t_start_ns,t_end_ns,outcome,detail"
     assert len(csv_lines) == 1 + 150 * 5
@@ -65,6 +68,27 @@ def test_a_finished_bundle_holds_every_report_and_no_marker(tmp_path: Path) -> N
     assert manifest_json["component_versions"]["patroni"] == "3.0.2"
     invariants = json.loads((folder / "invariants.json").read_text())
     assert [v["kind"] for v in invariants] == ["invariant"]
+
+
+def test_telemetry_csv_holds_every_reading_then_each_gap_in_time_order(tmp_path: Path) -> None:
+    folder = finished_bundle(tmp_path) / "scenarios/db-failover-primary-crash"
+    rows = list(csv.reader((folder / "telemetry.csv").read_text().splitlines()))
+    assert rows[0] == ["t_ns", "source", "metric", "series", "value", "error", "detail"]
+    assert rows[1:6] == [
+        ["0", "postgres", "db_timeline", "", "1", "", ""],
+        ["0", "postgres", "db_connections", "active", "3", "", ""],
+        ["0", "postgres", "db_connections", "idle", "9", "", ""],
+        ["0", "postgres", "db_connections", "total", "12", "", ""],
+        ["0", "patroni", "replication_lag_bytes", "pg-2", "0", "", ""],
+    ]
+    gaps = [row for row in rows[1:] if row[5]]
+    assert [int(row[0]) // 1_000_000_000 for row in gaps] == list(range(62, 70))
+    assert gaps[0][1:6] == ["postgres", "", "", "", "OperationalError"]
+    # The gap's detail held the DB password: scrubbed on the way to disk.
+    assert gaps[0][6] == "connection to db failed: password=[REDACTED] rejected"
+    assert [int(row[0]) for row in rows[1:]] == sorted(int(row[0]) for row in rows[1:])
+    memory = [row[4] for row in rows if row[2] == "redis_used_memory_bytes"]
+    assert memory[-1] == str(2**20 + 1024 * 149)  # whole bytes, never 1.2e+06
 
 
 def test_junit_has_one_testcase_per_scenario_failing_with_the_verdict_sentence(
@@ -101,7 +125,14 @@ def test_allure_results_carry_labels_phase_steps_and_attachments(tmp_path: Path)
     assert kinds == {"image/svg+xml", "application/json", "text/plain"}
     for attachment in failed["attachments"]:
         assert (results / attachment["source"]).is_file()
-    assert by_name["db-failover-primary-crash"]["status"] == "passed"
+    passed = by_name["db-failover-primary-crash"]
+    assert passed["status"] == "passed"
+    attached = {a["name"]: a for a in passed["attachments"]}
+    assert attached["telemetry"]["type"] == "text/csv"
+    telemetry = (results / attached["telemetry"]["source"]).read_bytes()
+    folder = results.parent / "scenarios/db-failover-primary-crash"
+    assert telemetry == (folder / "telemetry.csv").read_bytes()
+    assert attached["telemetry-replication-lag"]["type"] == "image/svg+xml"
     properties = (results / "environment.properties").read_text()
     assert "run_id=run-0001" in properties
     assert "version_of_patroni=3.0.2" in properties

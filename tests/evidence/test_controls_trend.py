@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import stat
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from harness import tools
 from harness.evidence.commands import report_command, trend_command
 from harness.evidence.controls import ControlState, control_map
 from harness.evidence.summary import RunSummary, ScenarioSummary
@@ -98,26 +98,29 @@ def test_report_command_says_go_or_no_go_and_how_to_get_allure(
     empty = tmp_path / "empty-path"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.setattr(tools, "TOOLS_BIN", empty)  # as in a checkout without `make tools`
     assert report_command(bundle, allure=True, out=io.StringIO()) == 3
     err = capsys.readouterr().err
+    assert "allure missing, java missing" in err
+    assert "run `make tools`" in err
     assert "npm install -g allure-commandline" in err
-    assert "java missing" in err
-    assert "default-jre-headless" in err
+    assert "openjdk-17-jre-headless" in err
 
 
-def test_report_command_runs_allure_generate_outside_the_sealed_bundle(
+def test_report_command_runs_the_project_local_allure_outside_the_sealed_bundle(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bundle = finished_bundle(tmp_path / "reports")
-    tools = tmp_path / "tools"
-    tools.mkdir()
-    # Stands in for the real Allure CLI (not installed here): records its arguments.
-    fake_allure = tools / "allure"
+    local = tmp_path / "tools"
+    local.mkdir()
+    # Stands in for the Allure CLI in .tools/ (the real one is run on a real bundle in
+    # test_real_bundle.py): records its arguments. Not on PATH: found as project-local.
+    fake_allure = local / "allure"
     fake_allure.write_text(
         '#!/bin/sh\necho "$@" > "$FAKE_ALLURE_ARGS"\nmkdir -p "$4" && touch "$4/index.html"\n'
     )
     fake_allure.chmod(fake_allure.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(tools, "TOOLS_BIN", local)
     monkeypatch.setenv("FAKE_ALLURE_ARGS", str(tmp_path / "args"))
     out = io.StringIO()
     assert report_command(bundle, allure=True, out=out) == 0

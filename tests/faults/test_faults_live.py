@@ -10,6 +10,7 @@ Tests run in file order on the session's stack; each restores what it broke.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -19,21 +20,29 @@ from pathlib import Path
 
 import pytest
 
+from harness.core.ledger import WriteOutcome
 from harness.errors import ComponentFailed, FaultDidNotLand
 from harness.faults import journal, links, reaper
 from harness.faults.base import Fault, FaultRuntime
 from harness.faults.cache import RedisDown, RedisRestart
 from harness.faults.database import LeaderCrash, Switchover
 from harness.faults.lease import RevertReason
+from harness.faults.measure import process_state
 from harness.faults.network import LinkBandwidth, LinkLatency, LinkPartition, LinkReset
 from harness.faults.node import NodeCrash, NodeHang, ZoneOutage
 from harness.faults.objectstore import S3Outage, S3OutageMode
 from harness.faults.recover import recover
 from harness.faults.storage import DbPathLatency, StorageThrottle
+from harness.faults.surge import OrderImportSurge
 from harness.faults.undo import UndoOp
+from harness.ledger import AppKeyReader, KeyKind
+from harness.load.catalog import write_catalog
+from harness.odoo.client import OdooClient
+from harness.odoo.seed import seed_warehouse
 from harness.platform.base import Health, IoLimits
 from harness.platform.local.platform import LocalPlatform
 from harness.platform.local.process import log_tail
+from harness.scenario import choose
 
 pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -241,6 +250,43 @@ def test_s3_outage_fails_every_request(
 ) -> None:
     run(S3Outage(runtime, mode))
     assert_whole(local_stack)
+
+
+# -- which nodes scenarios act on --------------------------------------------------------
+def test_scenarios_choose_plain_nodes_from_the_topology(local_stack: LocalPlatform) -> None:
+    plain = choose.plain_nodes(local_stack)
+    assert plain == ["node-a", "node-b"]  # node-c holds etcd, HAProxy, Traefik & co
+    assert choose.zone(local_stack) == ["node-a", "node-b"]
+    node = choose.leader_node(local_stack)
+    assert node in plain
+    assert local_stack.leader() in local_stack.nodes()[node]
+    other = choose.app_node_without_leader(local_stack, random.Random(1))
+    assert other in plain
+    assert other != node
+    with pytest.raises(choose.TopologyUnfit, match=r"expected 3 nodes without shared services"):
+        choose.zone(local_stack, size=3)
+
+
+# -- batch surge --------------------------------------------------------------------------
+def test_an_import_surge_lands_stops_on_revert_and_hands_over_its_writes(
+    local_stack: LocalPlatform, runtime: FaultRuntime, tmp_path: Path
+) -> None:
+    ep = local_stack.endpoints()
+    login = ep.app_login
+    with OdooClient(ep.ingress_url, login.db, login.login, login.password, 120) as client:
+        client.login()
+        catalog = write_catalog(seed_warehouse(client, products=20, seed=91), tmp_path / "c.json")
+        fault = OrderImportSurge(runtime, catalog)
+        run(fault)
+        pid = int(fault.pidfile.read_text().split()[0])
+        writes = fault.writes()
+        acked = [w.key for w, _ in writes if w.outcome is WriteOutcome.OK]
+        found = AppKeyReader(client).copies(KeyKind.SALE_ORDER, acked)
+    assert process_state(pid) in (None, "Z"), "Locust still runs after the revert"
+    assert len(acked) >= 10
+    assert {kind for _, kind in writes} == {KeyKind.SALE_ORDER}
+    assert all(found.get(key) == 1 for key in acked)
+    assert journal.pending(local_stack.plan.run_dir) == []
 
 
 # -- database -----------------------------------------------------------------------------

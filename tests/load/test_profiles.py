@@ -18,9 +18,15 @@ from harness.load.profiles import (
 
 def test_the_shipped_profiles_parse_with_every_role() -> None:
     profiles = load_profiles(DEFAULT_LOAD_PROFILES)
-    assert [p.name for p in profiles.profiles] == ["smoke", "nightly", "peak"]
-    for profile in profiles.profiles:
-        assert {mix.role for mix in profile.users} == set(UserRole)
+    names = [p.name for p in profiles.profiles]
+    assert names == ["smoke", "nightly", "peak", "import-surge"]
+    for name in ("smoke", "nightly", "peak"):
+        assert {mix.role for mix in profiles.get(name).users} == set(UserRole)
+    # The batch-surge scenarios' noisy neighbour: order importers only, no pause.
+    (surge,) = profiles.get("import-surge").users
+    assert surge.role is UserRole.ORDER_IMPORTER
+    assert surge.batches is not None
+    assert surge.batches.batch_pause_s == 0
     smoke = profiles.get("smoke")
     picker = smoke.user(UserRole.PICKER)
     assert picker is not None

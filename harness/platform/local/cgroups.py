@@ -298,3 +298,52 @@ class CgroupTree:
 
     def exists(self) -> bool:
         return any(d.exists() for d in self._dirs())
+
+
+# -- the kernel's view of a node (the landed checks read this, not our bookkeeping) --
+def node_pids(run_id: str, node: str) -> list[int]:
+    """Every pid whose cgroup path lies under ``<run_id>/<node>/`` (as /proc shows it)."""
+    marker = f"/{run_id}/{node}/"
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = Path(entry.path, "cgroup").read_text()
+        except OSError:
+            continue
+        if marker in text or text.rstrip().endswith(f"/{run_id}/{node}"):
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def node_freezer_states(run_id: str, node: str) -> dict[str, str]:
+    """The kernel's freezer state of ``node``'s cgroup, per hierarchy file read.
+
+    The cgroup directory comes from ``/proc/<pid>/cgroup`` of the node's processes,
+    so this reads exactly the cgroup those processes are in.
+    """
+    states: dict[str, str] = {}
+    for pid in node_pids(run_id, node):
+        try:
+            lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            _, controllers, path = line.split(":", 2)
+            marker = f"/{run_id}/{node}"
+            if marker not in path:
+                continue
+            node_path = path[: path.index(marker) + len(marker)].lstrip("/")
+            if controllers == "freezer":
+                state_file = Path("/sys/fs/cgroup/freezer", node_path, "freezer.state")
+                with contextlib.suppress(OSError):
+                    states[str(state_file)] = state_file.read_text().strip()
+            elif controllers == "":
+                events = Path("/sys/fs/cgroup", node_path, "cgroup.events")
+                with contextlib.suppress(OSError):
+                    frozen = "frozen 1" in events.read_text()
+                    states[str(events)] = "FROZEN" if frozen else "THAWED"
+        if states:
+            return states
+    return states

@@ -63,6 +63,10 @@ class StackContext:
     def log_path(self, component: str) -> Path:
         return self.run_dir / "logs" / f"{component}.log"
 
+    def log_paths(self) -> dict[str, Path]:
+        """Every component log of the run (retired components' too), by component name."""
+        return {path.stem: path for path in sorted((self.run_dir / "logs").glob("*.log"))}
+
     def tls_dir(self) -> Path:
         return self.run_dir / "tls"
 

@@ -42,6 +42,7 @@ from harness.platform.endpoints import (
     S3Access,
     StackEndpoints,
 )
+from harness.platform.local import cgroups
 from harness.platform.local.apps import AppInstance
 from harness.platform.local.cgroups import CgroupTree, block_device_of
 from harness.platform.local.component import LocalComponent
@@ -74,7 +75,7 @@ from harness.platform.local.ports import (
 )
 from harness.platform.local.process import (
     become_subreaper,
-    log_tail,
+    log_window,
     pid_running,
     reap_orphans,
     run_checked,
@@ -92,6 +93,8 @@ APP_READINESS = "/web/health?db_server_status=1"
 APP_LIVENESS = "/web/health"
 #: What a real Odoo's limit_time_real is sized to (odoo.instance_config).
 ODOO_RTO_TARGET_S = 60.0
+#: The most of one component's log a scenario keeps (first and last halves).
+LOG_WINDOW_BYTES = 32 * 1024
 
 
 def _quiet(_message: str) -> None:
@@ -561,12 +564,23 @@ class LocalPlatform:
             time.sleep(0.05)
         self.cgroups.kill(leaf)
 
-    def component_logs(self, lines: int = 200) -> dict[str, str]:
-        """The last ``lines`` lines of each component's log (evidence around the faults)."""
+    def log_offsets(self) -> dict[str, int]:
+        """Each component log's size in bytes now: where a log window opens."""
+        offsets = {}
+        for name, path in self.ctx.log_paths().items():
+            with contextlib.suppress(FileNotFoundError):
+                offsets[name] = path.stat().st_size
+        return offsets
+
+    def component_logs(
+        self, since: Mapping[str, int], max_bytes: int = LOG_WINDOW_BYTES
+    ) -> dict[str, str]:
+        """What each component logged after ``since`` (from ``log_offsets``), bounded to
+        ``max_bytes`` per component with a marker where bytes were left out; the log of a
+        component absent from ``since`` (started later) is read from its beginning."""
         return {
-            name: log_tail(self.ctx.log_path(name), lines)
-            for name in self._components
-            if self.ctx.log_path(name).exists()
+            name: log_window(path, since.get(name, 0), max_bytes)
+            for name, path in self.ctx.log_paths().items()
         }
 
     def reap(self) -> None:
@@ -623,6 +637,14 @@ class LocalPlatform:
     def thaw_node(self, node: str) -> None:
         self._check_node(node)
         self._require_cgroups("thaw_node").thaw(node)
+
+    def node_pids(self, node: str) -> tuple[int, ...]:
+        self._check_node(node)
+        return tuple(cgroups.node_pids(self.plan.run_id, node))
+
+    def node_freezer_states(self, node: str) -> Mapping[str, str]:
+        self._check_node(node)
+        return cgroups.node_freezer_states(self.plan.run_id, node)
 
     def _storage_target(self, target: str) -> str:
         if target in self.topology.nodes:

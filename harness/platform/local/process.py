@@ -147,6 +147,41 @@ def log_tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def log_window(path: Path, start: int, max_bytes: int) -> str:
+    """What ``path`` holds from byte ``start`` on, at most about ``max_bytes`` of it.
+
+    A longer window keeps its first and last halves, cut at line ends, with a marker
+    saying how many bytes were left out between them. A log now shorter than ``start``
+    was replaced since: it is read from its beginning, and the text says so.
+    """
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            note = ""
+            if size < start:
+                note = (
+                    f"[{path.name} is shorter than when the window opened ({size:,} < "
+                    f"{start:,} bytes): it was replaced, shown from its beginning]\n"
+                )
+                start = 0
+            fh.seek(start)
+            if size - start <= max_bytes:
+                return note + fh.read(size - start).decode("utf-8", "replace")
+            head = fh.read(max_bytes // 2)
+            fh.seek(size - max_bytes // 2)
+            tail = fh.read(max_bytes // 2)
+    except FileNotFoundError:
+        return f"(no log at {path})"
+    head = head[: head.rfind(b"\n") + 1] or head
+    tail = tail[tail.find(b"\n") + 1 :]
+    left_out = size - start - len(head) - len(tail)
+    marker = (
+        f"[... {left_out:,} bytes of {path.name} left out here: a log window keeps at most "
+        f"{max_bytes:,} bytes, its first and last halves ...]\n"
+    )
+    return note + head.decode("utf-8", "replace") + marker + tail.decode("utf-8", "replace")
+
+
 def wait_ready(
     process: Process,
     check: Callable[[], bool],

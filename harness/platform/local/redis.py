@@ -61,12 +61,14 @@ def _read_reply(stream: BinaryIO) -> RespValue:
     raise RespError(f"expected a RESP type byte (+ - : $ *), got {line!r}")
 
 
-def redis_command(port: int, *args: str | bytes, timeout_s: float = 2.0) -> RespValue:
-    """Send one command to ``127.0.0.1:port`` and return the decoded reply.
+def redis_command(
+    port: int, *args: str | bytes, timeout_s: float = 2.0, host: str = LOOPBACK
+) -> RespValue:
+    """Send one command to ``host:port`` and return the decoded reply.
 
     Raises RespError on an error reply and OSError when Redis cannot be reached.
     """
-    with socket.create_connection((LOOPBACK, port), timeout=timeout_s) as sock:
+    with socket.create_connection((host, port), timeout=timeout_s) as sock:
         sock.sendall(_encode(args))
         with sock.makefile("rb") as stream:
             return _read_reply(stream)

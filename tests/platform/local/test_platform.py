@@ -312,3 +312,19 @@ def test_toxiproxy_latency_on_the_db_link_is_measurably_added(
         f"{slowed * 1000:.2f} ms"
     )
     assert 0.095 <= slowed - base <= 0.2
+
+
+def test_component_logs_since_offsets_hold_only_what_came_after(
+    local_stack: LocalPlatform,
+) -> None:
+    offsets = local_stack.log_offsets()
+    assert set(offsets) == {c.name for c in local_stack.status().components}
+    leader = local_stack.leader()
+    assert leader is not None
+    time.sleep(2.5)  # Patroni logs every HA loop (loop_wait 2 s)
+    window = local_stack.component_logs(since=offsets)
+    assert set(window) == set(offsets)
+    assert "the leader with the lock" in window[leader]
+    whole = local_stack.ctx.log_path(leader).read_bytes()
+    assert whole[offsets[leader] :].startswith(window[leader].encode())
+    assert len(window[leader].encode()) < len(whole)

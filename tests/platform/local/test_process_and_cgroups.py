@@ -4,6 +4,7 @@ kernel-real: freeze stops them, kill removes them all, throttling slows fsync.""
 from __future__ import annotations
 
 import pwd
+import re
 import secrets
 import statistics
 import subprocess
@@ -20,6 +21,7 @@ from harness.platform.local.cgroups import CgroupTree, block_device_of
 from harness.platform.local.context import RunUser, StackContext
 from harness.platform.local.process import (
     ProcessSpec,
+    log_window,
     pid_running,
     run_checked,
     spawn,
@@ -159,3 +161,44 @@ def test_run_checked_reports_the_command_and_its_output() -> None:
     assert run_checked(["id", "-un"], "whoami", user=RunUser.for_db_tier().name).strip() == (
         RunUser.for_db_tier().name
     )
+
+
+def test_a_log_window_holds_what_came_after_its_start(tmp_path: Path) -> None:
+    log = tmp_path / "pg-1.log"
+    log.write_bytes(b"started\nready\n")
+    start = log.stat().st_size
+    with log.open("ab") as fh:
+        fh.write(b"leader lost\npromoted\n")
+    assert log_window(log, start, 1024) == "leader lost\npromoted\n"
+    assert log_window(log, log.stat().st_size, 1024) == ""
+    assert log_window(tmp_path / "absent.log", 0, 1024) == f"(no log at {tmp_path / 'absent.log'})"
+
+
+def test_a_long_log_window_keeps_its_ends_whole_lines_and_says_what_it_left_out(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "traefik.log"
+    lines = [f"line {i:04d} {'x' * 50}\n" for i in range(1000)]
+    log.write_text("".join(lines))
+    window = log_window(log, 0, 4096)
+    assert len(window) < 4096 + 200
+    assert window.startswith(lines[0])
+    assert window.endswith(lines[-1])
+    kept = [line + "\n" for line in window.splitlines()]
+    marker = next(line for line in kept if line.startswith("[... "))
+    assert all(line in lines for line in kept if line != marker)  # no line cut in half
+    counted = re.search(r"\[\.\.\. ([\d,]+) bytes", marker)
+    assert counted is not None
+    left_out = int(counted.group(1).replace(",", ""))
+    assert left_out == log.stat().st_size - len(window.encode()) + len(marker.encode())
+    assert "traefik.log left out here: a log window keeps at most 4,096 bytes" in marker
+
+
+def test_a_log_replaced_since_the_window_opened_is_shown_from_its_beginning(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "redis.log"
+    log.write_text("fresh start\n")
+    window = log_window(log, 10_000, 1024)
+    assert window.endswith("fresh start\n")
+    assert window.startswith("[redis.log is shorter than when the window opened (12 < 10,000")
