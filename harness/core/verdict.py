@@ -242,6 +242,14 @@ class _Judge:
             else f"; {count(len(ledger.lost))} of {count(ledger.acked)} acknowledged writes lost"
         )
         start = "no outage" if outage_from is None else f"outage from {self.clock(outage_from)}"
+        if (
+            outage_from is not None
+            and report.t_rec_ns is not None
+            and outage_from > report.t_rec_ns
+        ):
+            # Steady (and stable) before anything failed: the outage came after recovery
+            # (e.g. when the revert restarted something); the after phase's SLO judges it.
+            start = f"no outage until then; a later outage from {self.clock(outage_from)}"
         if not report.critical_flows:
             sentence = (
                 f"{name} recovery cannot be measured: no flow is marked critical; mark the "

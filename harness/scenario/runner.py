@@ -71,9 +71,10 @@ class ScenarioSpec:
     """For sustained faults: how long the fault stays before the harness reverts it."""
     leader_lost: bool = False
     """The fault takes the DB primary away (for the RTO floor)."""
-    after_s: float = 5.0
+    after_s: float = 15.0
     """How long the after phase looks that the recovery lasts (the runner's soak may
-    make it longer)."""
+    make it longer). Long enough for about 75 samples per flow, so that one request
+    stalled by a lock retry (Odoo sleeps up to 2**try s) is not the whole p95."""
     workloads: tuple[WorkloadFactory, ...] = ()
     """Traffic next to the probes whose verdicts join the scenario's (``workload``)."""
 

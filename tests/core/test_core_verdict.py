@@ -165,6 +165,15 @@ def test_critical_flows_are_held_to_the_degraded_p95_while_the_fault_stands() ->
     assert not [v for v in unjudged.verdicts if "degraded" in v.sentence]
 
 
+def test_an_outage_after_the_stack_was_steady_again_is_said_as_later() -> None:
+    result = run_with(lambda t: 100 * S <= t < 103 * S)
+    (rto,) = [v for v in result.verdicts if v.kind is VerdictKind.RTO]
+    assert rto.sentence.startswith(
+        "db-failover RTO 0.0 s within target 30 s (no outage until then; a later outage "
+        "from 12:01:40.000, steady again at 12:01:00.000)"
+    ), rto.sentence
+
+
 def test_lost_writes_fail_rpo_and_name_the_keys() -> None:
     ledger = (
         WriteRecord("so-1", "sale", 50 * S, 50_100 * MS, WriteOutcome.OK),

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.evidence.chain import verify
 from harness.evidence.secrets import scan
 from harness.levels import DEFAULT_SERVICE_LEVELS
 from harness.tools import INSTALL_HINT, REPO_ROOT, TOOLS_BIN, find_tool
@@ -143,6 +144,45 @@ def test_verify_accepts_the_real_bundle(real_bundle: RealBundle) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip() == f"{real_bundle.path}: OK; chain first; signature unsigned"
+
+
+def test_one_flipped_byte_in_any_kind_of_file_is_named_by_verify(
+    real_bundle: RealBundle,
+) -> None:
+    """One file of every kind the run wrote, flipped and restored: each top-level file,
+    each file of a scenario folder (samples and logs by folder), each Allure suffix."""
+    bundle = real_bundle.path
+    sums = (bundle / "SHA256SUMS").read_text().splitlines()
+    listed = [line.split("  ", 1)[1] for line in sums if not line.startswith("#")]
+    kinds: dict[str, str] = {}
+    for name in listed:
+        if not (bundle / name).stat().st_size:
+            continue  # an empty attachment has no byte to flip
+        parts = Path(name).parts
+        if parts[0] == "scenarios":
+            kind = parts[2] if len(parts) == 3 else parts[2] + "/" + Path(name).suffix
+        elif parts[0] == "allure-results":
+            kind = "allure" + Path(name).suffix
+        else:
+            kind = name
+        kinds.setdefault(kind, name)
+    chosen = sorted({*kinds.values(), "SHA256SUMS"})
+    assert {"manifest.json", "report.html", "junit.xml", "metrics.prom"} <= set(chosen)
+    for kind in ("verdicts.json", "timeline.json", "telemetry.csv", "samples/.csv", "logs/.log"):
+        assert kind in kinds, f"no {kind} in the bundle: {sorted(kinds)}"
+    for name in chosen:
+        path = bundle / name
+        original = path.read_bytes()
+        flipped = bytearray(original)
+        flipped[len(flipped) // 2] ^= 0x01
+        path.write_bytes(bytes(flipped))
+        try:
+            result = verify(bundle)
+        finally:
+            path.write_bytes(original)
+        assert not result.ok, name
+        assert result.changed == (name,), result.report()
+    assert verify(bundle).ok
 
 
 def test_the_real_bundle_carries_the_scenarios_telemetry_and_its_log_window(
