@@ -251,13 +251,19 @@ def test_s3_put_and_get_through_the_app_route(local_stack: LocalPlatform) -> Non
 
 def test_traefik_reaches_every_app_instance(local_stack: LocalPlatform) -> None:
     ingress = local_stack.endpoints().ingress_url
-    seen = set()
+    wanted = set(local_stack.topology.app_instances)
+    seen: set[str] = set()
+    answers: list[str] = []
+    # An instance may still be refilling its DB pool after the faults of earlier tests
+    # (its answer is then a 503 naming it): keep asking, for a bounded time.
+    deadline = time.monotonic() + 30
     with httpx.Client(timeout=5) as client:
-        for _ in range(60):
+        while seen != wanted and time.monotonic() < deadline:
             response = client.get(f"{ingress}/__double__/status")
-            assert response.status_code == 200, response.text
-            seen.add(response.json()["instance"])
-    assert seen == set(local_stack.topology.app_instances)
+            answers.append(f"{response.status_code} {response.text[:120]}")
+            if response.status_code == 200:
+                seen.add(response.json()["instance"])
+    assert seen == wanted, answers[-5:]
 
 
 def test_the_app_answers_odoo_json_rpc_through_the_ingress(local_stack: LocalPlatform) -> None:
@@ -318,7 +324,8 @@ def test_component_logs_since_offsets_hold_only_what_came_after(
     local_stack: LocalPlatform,
 ) -> None:
     offsets = local_stack.log_offsets()
-    assert set(offsets) == {c.name for c in local_stack.status().components}
+    # Every component's log, and whatever else logged in the run (the fault reaper).
+    assert {c.name for c in local_stack.status().components} <= set(offsets)
     leader = local_stack.leader()
     assert leader is not None
     time.sleep(2.5)  # Patroni logs every HA loop (loop_wait 2 s)
