@@ -36,7 +36,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.core.samples import FlowSamples, Outcome
-from harness.core.steady import Interval, system_steady_intervals
+from harness.core.steady import (
+    Interval,
+    WindowState,
+    critical_steady_intervals,
+    intersect_all,
+    window_state,
+)
 from harness.core.targets import FlowTarget, SteadyStateSpec
 from harness.core.timeline import EventKind, Timeline
 
@@ -113,6 +119,40 @@ class SampleRef:
     index: int
 
 
+@dataclass(frozen=True, slots=True)
+class Holdout:
+    """The critical flow that kept the system from steady state longest after the fault.
+
+    ``steady_from_ns`` is when its own steady state came back (None: not by the end of
+    observation); ``window`` is its window just before then (or at the end), which says
+    whether availability or latency held it back.
+    """
+
+    flow: str
+    steady_from_ns: int | None
+    window: WindowState
+
+
+def _holdout(
+    per_flow: Mapping[str, Sequence[Interval]],
+    flows: Mapping[str, FlowSamples],
+    window_ns: int,
+    ref_ns: int,
+) -> Holdout | None:
+    """The critical flow steady last at ``ref_ns``, or one not steady there at all."""
+    best: tuple[int, str] | None = None
+    for name, own in per_flow.items():
+        start = next((i.start_ns for i in own if i.start_ns <= ref_ns < i.end_ns), None)
+        if start is None:
+            return Holdout(name, None, window_state(flows.get(name), window_ns, ref_ns))
+        if best is None or start > best[0]:
+            best = (start, name)
+    if best is None:
+        return None
+    start, name = best
+    return Holdout(name, start, window_state(flows.get(name), window_ns, start - 1))
+
+
 @dataclass(frozen=True)
 class RecoveryReport:
     """Everything measured about one fault's recovery, on the monotonic clock."""
@@ -131,6 +171,7 @@ class RecoveryReport:
     outage_ns: int
     outages: tuple[Outage, ...]
     critical_flows: tuple[str, ...]
+    holdout: Holdout | None = None
 
     @property
     def recovered(self) -> bool:
@@ -185,8 +226,14 @@ def analyse_recovery(
     if injected is None:
         return None
     t_inject = injected.t_ns
-    steady = system_steady_intervals(flows, targets, spec.window_ns, until_ns)
+    per_flow = critical_steady_intervals(flows, targets, spec.window_ns, until_ns)
+    steady = intersect_all(per_flow)
     t_rec = first_stable_instant(steady, t_inject, spec.stability_ns, until_ns)
+    holdout = None
+    if t_rec is None:
+        holdout = _holdout(per_flow, flows, spec.window_ns, until_ns - 1)
+    elif t_rec > t_inject:
+        holdout = _holdout(per_flow, flows, spec.window_ns, t_rec)
 
     critical = tuple(t.name for t in targets if t.critical)
     clipped: list[Interval] = []
@@ -235,4 +282,5 @@ def analyse_recovery(
         outage_ns=union_length(clipped),
         outages=tuple(flow_outages),
         critical_flows=critical,
+        holdout=holdout,
     )

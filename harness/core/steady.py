@@ -22,6 +22,7 @@ Conventions (the contract every RTO rests on):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from harness.core.samples import FlowSamples, MeasurementError, Outcome
@@ -99,6 +100,28 @@ def steady_intervals(
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class WindowState:
+    """One flow's window at an instant: how many samples, how many OK, their p95."""
+
+    count: int
+    ok: int
+    p95_ns: int | None
+
+
+def window_state(samples: FlowSamples | None, window_ns: int, at_ns: int) -> WindowState:
+    """The samples with ``at_ns - window_ns < end <= at_ns``, summarised (none: empty)."""
+    if samples is None:
+        return WindowState(0, 0, None)
+    latencies = sorted(
+        end - start
+        for start, end, outcome in zip(samples.starts, samples.ends, samples.outcomes, strict=True)
+        if at_ns - window_ns < end <= at_ns and outcome == Outcome.OK.value
+    )
+    count = sum(1 for end in samples.ends if at_ns - window_ns < end <= at_ns)
+    return WindowState(count, len(latencies), nearest_rank(latencies, 95))
+
+
 def intersect(left: Sequence[Interval], right: Sequence[Interval]) -> list[Interval]:
     """Intersection of two ascending lists of disjoint half-open intervals."""
     result: list[Interval] = []
@@ -115,6 +138,31 @@ def intersect(left: Sequence[Interval], right: Sequence[Interval]) -> list[Inter
     return result
 
 
+def critical_steady_intervals(
+    flows: Mapping[str, FlowSamples],
+    targets: Sequence[FlowTarget],
+    window_ns: int,
+    until_ns: int,
+) -> dict[str, list[Interval]]:
+    """Each critical flow's own steady intervals. A flow with no samples is never steady."""
+    result: dict[str, list[Interval]] = {}
+    for target in targets:
+        if target.critical:
+            samples = flows.get(target.name)
+            result[target.name] = (
+                [] if samples is None else steady_intervals(samples, target, window_ns, until_ns)
+            )
+    return result
+
+
+def intersect_all(per_flow: Mapping[str, Sequence[Interval]]) -> list[Interval]:
+    """When every flow of ``per_flow`` is steady; nothing when it is empty."""
+    result: list[Interval] | None = None
+    for own in per_flow.values():
+        result = list(own) if result is None else intersect(result, own)
+    return result if result is not None else []
+
+
 def system_steady_intervals(
     flows: Mapping[str, FlowSamples],
     targets: Sequence[FlowTarget],
@@ -122,12 +170,4 @@ def system_steady_intervals(
     until_ns: int,
 ) -> list[Interval]:
     """When every critical flow is steady. A critical flow with no samples is never steady."""
-    critical = [t for t in targets if t.critical]
-    if not critical:
-        return []
-    result: list[Interval] | None = None
-    for target in critical:
-        samples = flows.get(target.name)
-        own = [] if samples is None else steady_intervals(samples, target, window_ns, until_ns)
-        result = own if result is None else intersect(result, own)
-    return result if result is not None else []
+    return intersect_all(critical_steady_intervals(flows, targets, window_ns, until_ns))

@@ -316,7 +316,35 @@ class _Judge:
             side = "after" if after_revert >= 0 else "before"
             parts.append(f"steady {figure(abs(after_revert) / _NS_PER_S, None)} s {side} revert")
         parts.append(f"total outage {figure(report.outage_ns / _NS_PER_S, None)} s")
+        parts.append(self._holdout(report))
         return "; " + ", ".join(p for p in parts if p is not None)
+
+    def _holdout(self, report: RecoveryReport) -> str | None:
+        """Which critical flow held the steady state back, and on which condition."""
+        held = report.holdout
+        if held is None:
+            return None
+        target = next((t for t in self.run.flow_targets if t.name == held.flow), None)
+        state = held.window
+        window_s = plain(report.window_ns / _NS_PER_S)
+        if held.steady_from_ns is None:
+            head = f"{held.flow} not steady by the end (its last {window_s} s"
+        else:
+            at = figure((held.steady_from_ns - report.t_inject_ns) / _NS_PER_S, None)
+            head = f"{held.flow} steady again last, at +{at} s (its {window_s} s before"
+        if state.count == 0:
+            return f"{head}: no sample)"
+        pct = 100 * state.ok / state.count
+        share = f"{count(state.ok)} of {count(state.count)} OK = {pct:.2f} %"
+        if target is not None:
+            share += f" against {plain(target.availability_pct)} %"
+        parts = [share]
+        if state.p95_ns is not None:
+            p95 = f"p95 {count(round(state.p95_ns / 1e6))} ms"
+            if target is not None:
+                p95 += f" against {plain(target.p95_ms)} ms"
+            parts.append(p95)
+        return f"{head}: {', '.join(parts)})"
 
     def rpo(self, ledger: LedgerReport) -> Verdict:
         run = self.run

@@ -83,6 +83,11 @@ def _instants(report: RecoveryReport) -> str:
         ["revert", since(report.t_revert_ns)],
         ["total outage", f"{report.outage_ns / 1e9:,.1f} s"],
     ]
+    held = report.holdout
+    if held is not None:
+        rows.append(
+            ["critical flow steady last", f"{escape(held.flow)} {since(held.steady_from_ns)}"]
+        )
     return _table(["instant (after injection)", "value"], rows)
 
 

@@ -184,6 +184,15 @@ def recovery_json(report: RecoveryReport | None) -> JsonValue:
         "stability_s": report.stability_ns / 1e9,
         "window_s": report.window_ns / 1e9,
         "critical_flows": list(report.critical_flows),
+        "holdout": None
+        if (held := report.holdout) is None
+        else {
+            "flow": held.flow,
+            "steady_from_ns": held.steady_from_ns,
+            "window_samples": held.window.count,
+            "window_ok": held.window.ok,
+            "window_p95_ms": None if held.window.p95_ns is None else held.window.p95_ns / 1e6,
+        },
     }
 
 

@@ -139,6 +139,10 @@ def test_millisecond_exact_rto_and_decomposition() -> None:
     assert report.rec_after_revert_ns == 2_900 * MS
     # Union of [10.0, 22.0) and [10.1, 22.1): the non-critical flow does not count.
     assert report.outage_ns == 12_100 * MS
+    # Stock turned steady last; just before, its window still held that one timeout.
+    assert report.holdout is not None
+    assert (report.holdout.flow, report.holdout.steady_from_ns) == ("stock", 32_900 * MS)
+    assert report.holdout.window.count - report.holdout.window.ok == 1
 
 
 def test_no_recovery_before_the_end_of_observation_is_a_result_not_an_error() -> None:

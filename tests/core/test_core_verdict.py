@@ -103,13 +103,29 @@ def test_a_slow_recovery_fails_rto_with_a_readable_sentence() -> None:
     assert rto.sample_refs == (SampleRange("checkout", 250, 679),)
     assert rto.sentence.startswith(
         "db-failover RTO 45.8 s exceeds target 30 s (outage from 12:01:01.200, steady again "
-        "at 12:01:45.800); detected +2.2 s, app reconnected +35.0 s, total outage 33.8 s; "
-        "0 of 1,234 acknowledged writes lost"
+        "at 12:01:45.800); detected +2.2 s, app reconnected +35.0 s, total outage 33.8 s, "
+        "checkout steady again last, at +45.8 s (its 10 s before: 50 of 51 OK = 98.04 % "
+        "against 99 %, p95 20 ms against 250 ms); 0 of 1,234 acknowledged writes lost"
     )
     assert not result.passed
     (landed,) = [v for v in result.verdicts if v.kind is VerdictKind.LANDED]
     assert landed.passed
     assert landed.sentence == "db-failover fault injected at 12:01:00.000 landed: primary pg-1 gone"
+
+
+def test_a_recovery_held_back_by_latency_names_the_flow_and_its_p95() -> None:
+    # Up again at 70 s but slow (400 ms, over the 250 ms target) until 100 s.
+    result = run_with(
+        lambda t: 61 * S <= t < 70 * S, slow_ms=lambda t: 400 if 70 * S <= t < 100 * S else 20
+    )
+    (rto,) = [v for v in result.verdicts if v.kind is VerdictKind.RTO]
+    # p95 tolerates floor(5 % of ~52) = 2 slow samples: the third-last slow probe (99.4 s,
+    # ending 99.8 s) leaves the window at 109.8 s.
+    assert rto.measured == 49.8
+    assert (
+        "checkout steady again last, at +49.8 s (its 10 s before: 52 of 52 OK = 100.00 % "
+        "against 99 %, p95 400 ms against 250 ms)"
+    ) in rto.sentence
 
 
 def test_no_recovery_gives_a_failing_verdict_not_an_exception() -> None:
@@ -120,6 +136,9 @@ def test_no_recovery_gives_a_failing_verdict_not_an_exception() -> None:
     assert rto.sentence.startswith(
         "db-failover not recovered within 120.0 s of observation (target 30 s; "
         "outage from 12:01:01.000, not steady for 30 s by 12:03:00.000)"
+    )
+    assert "checkout not steady by the end (its last 10 s: 0 of 50 OK = 0.00 % against 99 %)" in (
+        rto.sentence
     )
     assert result.recovery is not None
     assert not result.recovery.recovered
