@@ -6,9 +6,12 @@ Each check reads the tables real Odoo and the Odoo double share and returns an
 - stock conservation: for every product and internal location, the quants' quantity
   equals the done move lines into the location minus those out of it (Odoo keeps quants
   for internal locations only; move lines, not moves, carry the bins actually used);
-- unique references: no picking name and no sale order name held twice;
-- no skipped references: per reference prefix (``WH/IN/``, ``WH/OUT/``, ``S`` …) every
-  number from 1 to the highest is present; skipped numbers are listed;
+- unique references: no picking name and no sale order name held twice. Numbers
+  skipped between them (per prefix ``WH/IN/``, ``WH/OUT/``, ``S`` …) are counted in the
+  sentence but are no violation: Odoo draws these names from ``standard`` sequences
+  (PostgreSQL ``nextval``, not rolled back), so every write that fails or is retried
+  after drawing a name leaves a number unused. Whether an acknowledged write vanished
+  is the write ledger's question, answered key by key;
 - no half-applied migration: the double's ``double_migration`` log has every step
   ``done`` and ``product_product`` has exactly the barcode column the last step leaves
   (``barcode`` after none or ``down``, ``barcode_v2`` after ``up``); on real Odoo,
@@ -46,7 +49,6 @@ class InvariantCheckFailed(HarnessError):
 class Invariant(enum.Enum):
     STOCK_CONSERVATION = "stock conservation"
     UNIQUE_REFERENCES = "unique references"
-    NO_SKIPPED_REFERENCES = "no skipped references"
     NO_HALF_APPLIED_MIGRATION = "no half-applied migration"
 
 
@@ -115,15 +117,19 @@ def stock_conservation(conn: Connection) -> InvariantResult:
 
 def unique_references(conn: Connection) -> InvariantResult:
     violations = []
-    counted = 0
+    names: list[str] = []
     for table in ("stock_picking", "sale_order"):
-        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
-        counted += 0 if row is None else int(str(row[0]))
+        names += [str(row[0]) for row in conn.execute(f"SELECT name FROM {table}").fetchall()]
         for name, copies in conn.execute(
             f"SELECT name, count(*) FROM {table} GROUP BY name HAVING count(*) > 1 ORDER BY name"
         ).fetchall():
             violations.append(f"{table} {name} x{copies}")
-    return _result(Invariant.UNIQUE_REFERENCES, f"{counted:,} pickings and orders", violations)
+    unused = sum(len(missing) for missing in skipped_references(names).values())
+    checked = (
+        f"{len(names):,} pickings and orders ({unused:,} numbers unused: "
+        "Odoo's standard sequences skip the number a failed write drew)"
+    )
+    return _result(Invariant.UNIQUE_REFERENCES, checked, violations)
 
 
 def skipped_references(names: Sequence[str]) -> dict[str, list[int]]:
@@ -138,23 +144,6 @@ def skipped_references(names: Sequence[str]) -> dict[str, list[int]]:
         for prefix, used in sorted(numbers.items())
         if (missing := sorted(set(range(1, max(used) + 1)) - used))
     }
-
-
-def no_skipped_references(conn: Connection) -> InvariantResult:
-    names = [
-        str(row[0])
-        for row in conn.execute(
-            "SELECT name FROM stock_picking UNION ALL SELECT name FROM sale_order"
-        ).fetchall()
-    ]
-    violations = []
-    for prefix, missing in skipped_references(names).items():
-        width = max(len(n) for n in names if n.startswith(prefix)) - len(prefix)
-        labels = [f"{prefix}{number:0{width}d}" for number in missing]
-        violations.append(f"{len(missing):,} skipped after prefix {prefix!r}: {_listed(labels)}")
-    return _result(
-        Invariant.NO_SKIPPED_REFERENCES, f"{len(names):,} picking and order names", violations
-    )
 
 
 def _table_exists(conn: Connection, table: str) -> bool:
@@ -209,7 +198,6 @@ def check_invariants(conninfo: str) -> tuple[InvariantResult, ...]:
             return (
                 stock_conservation(conn),
                 unique_references(conn),
-                no_skipped_references(conn),
                 no_half_applied_migration(conn),
             )
     except psycopg.Error as exc:
