@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import psycopg
 
@@ -78,6 +78,15 @@ def key_kind(flow: str) -> KeyKind:
     return kind
 
 
+class LedgerEntry(NamedTuple):
+    """A write completed outside the ledger, for ``WriteLedger.add``."""
+
+    record: WriteRecord
+    kind: KeyKind
+    tenant: str | None = None
+    """The database it went to when not the run's own."""
+
+
 @dataclass(frozen=True, slots=True)
 class PendingWrite:
     """A write invoked and not yet completed; hand it back to ``WriteLedger.complete``."""
@@ -95,7 +104,7 @@ class WriteLedger:
         self._lock = threading.Lock()
         self._records: list[WriteRecord] = []
         self._pending: dict[str, PendingWrite] = {}
-        self._kinds: dict[str, KeyKind] = {}
+        self._places: dict[str, tuple[str | None, KeyKind]] = {}
 
     def __len__(self) -> int:
         with self._lock:
@@ -128,19 +137,22 @@ class WriteLedger:
             self._records.append(record)
         return record
 
-    def add(self, record: WriteRecord, kind: KeyKind) -> None:
-        """A write completed elsewhere (e.g. a Locust order import streamed to a file)."""
+    def add(self, record: WriteRecord, kind: KeyKind, tenant: str | None = None) -> None:
+        """A write completed elsewhere (e.g. a Locust order import streamed to a file).
+
+        ``tenant`` names the database it went to when that is not the run's own.
+        """
         with self._lock:
-            self._claim(record.key, kind)
+            self._claim(record.key, kind, tenant)
             self._records.append(record)
 
-    def _claim(self, key: str, kind: KeyKind) -> None:
-        if key in self._kinds:
+    def _claim(self, key: str, kind: KeyKind, tenant: str | None = None) -> None:
+        if key in self._places:
             raise LedgerError(
                 f"write ledger: expected a fresh key for every write, saw {key!r} again; "
                 "mint keys with a run-unique prefix and a counter or a UUID"
             )
-        self._kinds[key] = kind
+        self._places[key] = (tenant, kind)
 
     def records(self, now_ns: int | None = None) -> tuple[WriteRecord, ...]:
         """Every write in invoke order; pending ones as UNKNOWN completed at ``now_ns``."""
@@ -155,12 +167,13 @@ class WriteLedger:
             done = list(self._records)
         return tuple(sorted(done + pending, key=lambda r: r.t_invoke_ns))
 
-    def keys_by_kind(self) -> dict[KeyKind, tuple[str, ...]]:
+    def keys_by_place(self) -> dict[tuple[str | None, KeyKind], tuple[str, ...]]:
+        """Keys grouped by (tenant database, None for the run's own; key kind)."""
         with self._lock:
-            grouped: dict[KeyKind, list[str]] = {}
-            for key, kind in self._kinds.items():
-                grouped.setdefault(kind, []).append(key)
-        return {kind: tuple(keys) for kind, keys in grouped.items()}
+            grouped: dict[tuple[str | None, KeyKind], list[str]] = {}
+            for key, place in self._places.items():
+                grouped.setdefault(place, []).append(key)
+        return {place: tuple(keys) for place, keys in grouped.items()}
 
 
 class KeyReader(Protocol):
@@ -263,15 +276,31 @@ class ReadBackResult:
         )
 
 
-def read_back(ledger: WriteLedger, app: KeyReader, db: KeyReader) -> ReadBackResult:
-    """Reads every ledger key back through ``app`` and ``db`` and compares them."""
+def read_back(
+    ledger: WriteLedger,
+    app: KeyReader,
+    db: KeyReader,
+    tenants: Mapping[str, tuple[KeyReader, KeyReader]] | None = None,
+) -> ReadBackResult:
+    """Reads every ledger key back through ``app`` and ``db`` and compares them.
+
+    Keys written to another tenant's database are read through that tenant's
+    ``(app, db)`` readers in ``tenants``.
+    """
     db_copies: dict[str, int] = {}
     disagreements: list[Disagreement] = []
     total = 0
-    for kind, keys in ledger.keys_by_kind().items():
+    for (tenant, kind), keys in ledger.keys_by_place().items():
+        readers = (app, db) if tenant is None else (tenants or {}).get(tenant)
+        if readers is None:
+            raise ReadBackFailed(
+                f"expected readers for tenant database {tenant!r}, where {len(keys):,} "
+                f"{kind.table} keys were written; saw readers for "
+                f"{sorted(tenants or {}) or 'no other tenant'}. Pass them to read_back"
+            )
         total += len(keys)
-        via_db = db.copies(kind, keys)
-        via_app = app.copies(kind, keys)
+        via_db = readers[1].copies(kind, keys)
+        via_app = readers[0].copies(kind, keys)
         for key in keys:
             in_db, in_app = via_db.get(key, 0), via_app.get(key, 0)
             if in_db:

@@ -26,12 +26,14 @@ from harness.ledger import (
     DbReadBack,
     KeyKind,
     LedgerError,
+    ReadBackFailed,
     WriteLedger,
     read_back,
 )
 from harness.levels import BusinessFlow
+from harness.odoo.client import OdooClient
 from harness.probes import OdooEndpoint, ProbeSet, ProbeSettings, probe_settings
-from tests.support.seeded import LEVELS, SeededDouble, seeded_double, targets
+from tests.support.seeded import DB, LEVELS, SeededDouble, seeded_double, targets
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +55,11 @@ def test_ledger_records_invoke_then_outcome_and_refuses_a_reused_key() -> None:
         ("k1", WriteOutcome.OK, 15),
         ("k2", WriteOutcome.UNKNOWN, 30),  # still pending: the read-back decides
     ]
-    assert ledger.keys_by_kind() == {
-        KeyKind.SALE_ORDER: ("k1", "k3"),
-        KeyKind.PICKING: ("k2",),
+    ledger.add(WriteRecord("k4", "order_import", 31, 32, WriteOutcome.OK), KeyKind.SALE_ORDER, "b")
+    assert ledger.keys_by_place() == {
+        (None, KeyKind.SALE_ORDER): ("k1", "k3"),
+        (None, KeyKind.PICKING): ("k2",),
+        ("b", KeyKind.SALE_ORDER): ("k4",),
     }
     with pytest.raises(LedgerError, match="'k1' again"):
         ledger.invoke("k1", "order_import", KeyKind.SALE_ORDER)
@@ -192,3 +196,29 @@ def test_an_unknown_write_that_committed_is_recovered_not_lost(double: SeededDou
     assert set(report.unknown_present) == {r.key for r in records}
     assert report.unknown_absent == ()
     assert report.integrity_violations == 0
+
+
+def test_writes_to_another_tenant_are_read_back_from_its_database(double: SeededDouble) -> None:
+    tenant_dsn = double.postgres.create_database("tenant2")
+    url = double.start_extra("--db-name", f"{DB},tenant2")
+    with OdooClient(url, "tenant2", "admin", "admin", 30) as tenant, double.client() as own:
+        tenant.login()
+        partner = tenant.execute_kw("res.partner", "create", [{"name": "Tenant Two Ltd"}])
+        tenant.execute_kw(
+            "sale.order", "create", [{"partner_id": partner, "client_order_ref": "t2-order"}]
+        )
+        ledger = WriteLedger()
+        for key in ("t2-order", "t2-never-written"):
+            record = WriteRecord(key, "order_import", 1, 2, WriteOutcome.OK)
+            ledger.add(record, KeyKind.SALE_ORDER, "tenant2")
+        with pytest.raises(ReadBackFailed, match="tenant database 'tenant2'"):
+            read_back(ledger, AppKeyReader(own), DbReadBack(double.dsn))
+        result = read_back(
+            ledger,
+            AppKeyReader(own),
+            DbReadBack(double.dsn),
+            tenants={"tenant2": (AppKeyReader(tenant), DbReadBack(tenant_dsn))},
+        )
+    # Found in the tenant's database (and not looked for in the run's own).
+    assert result.read_back.copies == {"t2-order": 1}
+    assert result.disagreements == ()

@@ -21,12 +21,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Self
 
-from harness.core.ledger import WriteRecord
 from harness.errors import FaultError
 from harness.faults import journal, reaper, undo
 from harness.faults.lease import Lease, Owner, RevertReason
 from harness.faults.undo import UndoStep
-from harness.ledger import KeyKind
+from harness.ledger import LedgerEntry
 from harness.levels import FaultFamily
 from harness.platform.base import Platform
 
@@ -95,7 +94,7 @@ class Fault(ABC):
     def measure(self) -> LandedEvidence:
         """Prove the effect now; FaultDidNotLand when it cannot be seen."""
 
-    def writes(self) -> Sequence[tuple[WriteRecord, KeyKind]]:
+    def writes(self) -> Sequence[LedgerEntry]:
         """Keyed writes the fault itself made (a load surge's imports), once reverted.
 
         The scenario adds them to its write ledger, so they are read back like the

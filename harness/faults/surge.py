@@ -13,6 +13,9 @@ nothing about isolation.
 
 Its writes: every imported order carries a unique ``client_order_ref``; after the
 revert they join the scenario's write ledger and are read back like the probes'.
+
+``tenant``: run the burst in another tenant's database on the same stack (the
+cross-tenant noisy neighbour); its writes are then read back from that database.
 """
 
 from __future__ import annotations
@@ -21,14 +24,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.core.ledger import WriteOutcome, WriteRecord
+from harness.core.ledger import WriteOutcome
 from harness.errors import FaultDidNotLand
 from harness.faults.base import DEFAULT_LEASE_S, Fault, FaultRuntime, LandedEvidence
 from harness.faults.loadstop import write_pidfile
 from harness.faults.undo import UndoOp, UndoStep
-from harness.ledger import KeyKind, key_kind
+from harness.ledger import LedgerEntry, key_kind
 from harness.levels import FaultFamily
 from harness.load.runner import LoadRun, LoadSettings
+from harness.platform.endpoints import AppLogin
 
 SURGE_PROFILE = "import-surge"
 MEASURE_S = 8.0
@@ -44,10 +48,13 @@ class OrderImportSurge(Fault):
         *,
         profile: str = SURGE_PROFILE,
         min_rate: float = 2.0,
+        tenant: AppLogin | None = None,
         lease_s: float = DEFAULT_LEASE_S,
     ) -> None:
         super().__init__(runtime, lease_s=lease_s)
         self.catalog_file = catalog_file
+        self.tenant = tenant
+        """Another tenant's database to run the burst in; None: the run's own."""
         self.profile = profile
         self.min_rate = min_rate
         self._out = runtime.run_dir / f"surge-{time.time_ns()}"
@@ -57,14 +64,15 @@ class OrderImportSurge(Fault):
 
     @property
     def name(self) -> str:
-        return f"order-import-surge:{self.profile}"
+        where = "" if self.tenant is None else f"@{self.tenant.db}"
+        return f"order-import-surge:{self.profile}{where}"
 
     def undo_steps(self) -> tuple[UndoStep, ...]:
         return (UndoStep(UndoOp.STOP_LOAD, {"pidfile": str(self.pidfile)}),)
 
     def act(self) -> None:
         endpoints = self.platform.endpoints()
-        login = endpoints.app_login
+        login = endpoints.app_login if self.tenant is None else self.tenant
         self._load = LoadRun(
             LoadSettings(
                 host=endpoints.ingress_url,
@@ -101,9 +109,10 @@ class OrderImportSurge(Fault):
             )
         return LandedEvidence(self.name, rate, "orders/s", detail)
 
-    def writes(self) -> Sequence[tuple[WriteRecord, KeyKind]]:
+    def writes(self) -> Sequence[LedgerEntry]:
         load = self._load
         if load is None:
             return ()
         load.stop()  # already stopped by the undo: this drains the last records
-        return [(w, key_kind(w.flow)) for w in load.writes()]
+        tenant = None if self.tenant is None else self.tenant.db
+        return [LedgerEntry(w, key_kind(w.flow), tenant) for w in load.writes()]

@@ -29,11 +29,14 @@ class DatabaseAccess:
     user: str
     password: str
 
-    def conninfo(self, *, readonly: bool = False, connect_timeout_s: int = 3) -> str:
+    def conninfo(
+        self, *, readonly: bool = False, connect_timeout_s: int = 3, dbname: str | None = None
+    ) -> str:
+        """libpq conninfo of ``dbname`` (default: the app's own database)."""
         target = self.ro if readonly else self.rw
         return (
-            f"host={target.host} port={target.port} dbname={self.dbname} user={self.user} "
-            f"password={self.password} connect_timeout={connect_timeout_s}"
+            f"host={target.host} port={target.port} dbname={dbname or self.dbname} "
+            f"user={self.user} password={self.password} connect_timeout={connect_timeout_s}"
         )
 
 
@@ -79,3 +82,5 @@ class StackEndpoints:
     traefik_metrics: str
     patroni_rest: dict[str, str] = field(default_factory=dict)
     apps: dict[str, str] = field(default_factory=dict)
+    tenants: tuple[AppLogin, ...] = ()
+    """Other tenants' databases on the same stack, same app and account (none: one tenant)."""

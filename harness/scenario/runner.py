@@ -20,7 +20,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness.core import (
@@ -36,7 +37,7 @@ from harness.core import (
     first_stable_instant,
 )
 from harness.core.steady import system_steady_intervals
-from harness.errors import FaultDidNotLand
+from harness.errors import ConfigError, FaultDidNotLand
 from harness.faults.base import Fault, FaultRuntime, LandedEvidence
 from harness.invariants import InvariantResult, check_invariants, invariant_verdicts
 from harness.ledger import AppKeyReader, DbReadBack, ReadBackResult, WriteLedger, read_back
@@ -272,8 +273,8 @@ class ScenarioRunner:
             t_revert = fault.revert()
             if t_revert is not None:
                 events.add(EventKind.FAULT_REVERTED, t_revert, fault.name)
-            for record, kind in fault.writes():
-                state.ledger.add(record, kind)
+            for entry in fault.writes():
+                state.ledger.add(*entry)
             if t_revert is None or state.landed is None or state.aborted:
                 return
             events.phase(Phase.RECOVERY)
@@ -344,12 +345,34 @@ class ScenarioRunner:
     ) -> ScenarioResult:
         spec, ledger = state.spec, state.ledger
         endpoints = self.platform.endpoints()
-        login = endpoints.app_login
-        conninfo = endpoints.db.conninfo()
-        with OdooClient(endpoints.ingress_url, login.db, login.login, login.password, 60) as client:
-            client.login()
-            result = read_back(ledger, AppKeyReader(client), DbReadBack(conninfo))
-        invariants = check_invariants(conninfo)
+        tenants = sorted({t for t, _ in ledger.keys_by_place() if t is not None})
+        logins = {login.db: login for login in (endpoints.app_login, *endpoints.tenants)}
+        unknown = [t for t in tenants if t not in logins]
+        if unknown:
+            raise ConfigError(
+                f"expected every tenant the run wrote to among the stack's databases "
+                f"{sorted(logins)}, saw writes to {unknown}; write through endpoints().tenants"
+            )
+        with ExitStack() as stack:
+            readers: dict[str, tuple[AppKeyReader, DbReadBack]] = {}
+            for name in (endpoints.app_login.db, *tenants):
+                login = logins[name]
+                client = stack.enter_context(
+                    OdooClient(endpoints.ingress_url, login.db, login.login, login.password, 60)
+                )
+                client.login()
+                readers[name] = (
+                    AppKeyReader(client),
+                    DbReadBack(endpoints.db.conninfo(dbname=name)),
+                )
+            own = readers.pop(endpoints.app_login.db)
+            result = read_back(ledger, *own, tenants=readers)
+        invariants = check_invariants(endpoints.db.conninfo())
+        for name in tenants:
+            invariants += tuple(
+                replace(r, sentence=f"{r.sentence} (tenant database {name})")
+                for r in check_invariants(endpoints.db.conninfo(dbname=name))
+            )
         timeline = self._timeline(state)
         flows = probes.samples()
         run = evaluate_run(

@@ -280,11 +280,11 @@ def test_an_import_surge_lands_stops_on_revert_and_hands_over_its_writes(
         run(fault)
         pid = int(fault.pidfile.read_text().split()[0])
         writes = fault.writes()
-        acked = [w.key for w, _ in writes if w.outcome is WriteOutcome.OK]
+        acked = [e.record.key for e in writes if e.record.outcome is WriteOutcome.OK]
         found = AppKeyReader(client).copies(KeyKind.SALE_ORDER, acked)
     assert process_state(pid) in (None, "Z"), "Locust still runs after the revert"
     assert len(acked) >= 10
-    assert {kind for _, kind in writes} == {KeyKind.SALE_ORDER}
+    assert {(e.kind, e.tenant) for e in writes} == {(KeyKind.SALE_ORDER, None)}
     assert all(found.get(key) == 1 for key in acked)
     assert journal.pending(local_stack.plan.run_dir) == []
 

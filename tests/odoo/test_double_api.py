@@ -321,3 +321,50 @@ def test_redis_down_fails_cookie_requests_only(
         again.close()
     finally:
         http.close()
+
+
+def test_one_instance_serves_each_tenant_database_apart(redis_server: StandaloneRedis) -> None:
+    with standalone_postgres() as pg:
+        own = pg.create_database("odoo")
+        pg.create_database("tenant2")
+        with odoo_double(
+            own, redis=redis_server.address, extra_args=("--db-name", "odoo,tenant2")
+        ) as app:
+            first, second = JsonRpc(app.url, db="odoo"), JsonRpc(app.url, db="tenant2")
+            assert first.authenticate() == second.authenticate() == 2
+            created = second.execute_kw("res.partner", "create", [{"name": "Tenant Two Ltd"}])
+            assert isinstance(created["result"], int)
+            domain = [[["name", "=", "Tenant Two Ltd"]]]
+            assert second.execute_kw("res.partner", "search_count", domain)["result"] == 1
+            assert first.execute_kw("res.partner", "search_count", domain)["result"] == 0
+            # A web session is bound to the database it authenticated against.
+            with httpx.Client(base_url=app.url) as http:
+                http.post(
+                    "/web/session/authenticate",
+                    json={
+                        "jsonrpc": "2.0",
+                        "method": "call",
+                        "id": 1,
+                        "params": {"db": "tenant2", "login": "admin", "password": "admin"},
+                    },
+                ).raise_for_status()
+                body = http.post(
+                    "/web/dataset/call_kw",
+                    json={
+                        "jsonrpc": "2.0",
+                        "method": "call",
+                        "id": 2,
+                        "params": {
+                            "model": "res.partner",
+                            "method": "search_count",
+                            "args": domain,
+                            "kwargs": {},
+                        },
+                    },
+                ).json()
+                assert body["result"] == 1
+            unknown = first.call("common", "login", "tenant3", "admin", "admin")
+            assert _error(unknown)["data"]["name"] == "psycopg2.OperationalError"
+            assert 'database "tenant3" does not exist' in _error(unknown)["data"]["message"]
+            first.close()
+            second.close()

@@ -94,9 +94,17 @@ class DbCredentials:
     app_user: str
     app_password: str = field(repr=False)
     app_database: str
+    tenant_databases: tuple[str, ...] = ()
+    """Further databases the app user owns: other tenants on the same cluster."""
 
     def __post_init__(self) -> None:
-        names = (self.superuser, self.replication_user, self.app_user, self.app_database)
+        names = (
+            self.superuser,
+            self.replication_user,
+            self.app_user,
+            self.app_database,
+            *self.tenant_databases,
+        )
         bad = [n for n in names if not _IDENTIFIER.match(n)]
         if bad:
             raise ConfigError(
@@ -327,8 +335,11 @@ class PatroniMember(Daemon):
             "set -e\n"
             f'"{bin_dir}/psql" "$1" -v ON_ERROR_STOP=1 -q <<SQL\n'
             f"CREATE ROLE {creds.app_user} LOGIN PASSWORD '{creds.app_password}';\n"
-            f"CREATE DATABASE {creds.app_database} OWNER {creds.app_user};\n"
-            "SQL\n"
+            + "".join(
+                f"CREATE DATABASE {name} OWNER {creds.app_user};\n"
+                for name in (creds.app_database, *creds.tenant_databases)
+            )
+            + "SQL\n"
         )
 
     def write_config(self) -> Path:

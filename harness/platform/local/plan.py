@@ -104,6 +104,8 @@ class StackPlan:
     credentials: Credentials
     app: AppSpec = THE_DOUBLE
     db_name: str = "odoo"
+    tenant_db_names: tuple[str, ...] = ("odoo_tenant2",)
+    """Further tenant databases on the same stack (the app serves them all)."""
     db_app_user: str = "odoo"
     scope: str = "odoo-resilience"
 
@@ -148,6 +150,7 @@ class StackPlan:
             credentials=Credentials(**data["credentials"]),
             app=AppSpec(**data.get("app", {})),
             db_name=data["db_name"],
+            tenant_db_names=tuple(data.get("tenant_db_names", ())),
             db_app_user=data["db_app_user"],
             scope=data["scope"],
         )

@@ -119,6 +119,8 @@ class LocalPlatform:
             app_user=plan.db_app_user,
             app_password=plan.credentials.db_app_password,
             app_database=plan.db_name,
+            # Real Odoo serves the run's database only (its dbfilter pins it).
+            tenant_databases=plan.tenant_db_names if plan.app.odoo_bin is None else (),
         )
         self._components: dict[str, LocalComponent] = {}
         self._seen_pids: set[int] = set()
@@ -335,7 +337,7 @@ class LocalPlatform:
             "--port",
             str(port),
             "--db-name",
-            self.plan.db_name,
+            ",".join((self.plan.db_name, *self.db_credentials.tenant_databases)),
             "--redis",
             str(self._proxy("redis")),
             "--s3-endpoint",
@@ -479,6 +481,10 @@ class LocalPlatform:
             ingress_url=f"http://{LOOPBACK}:{self.plan.port('traefik', 'web')}",
             app_login=AppLogin(
                 self.plan.db_name, "admin", self.plan.credentials.app_admin_password
+            ),
+            tenants=tuple(
+                AppLogin(name, "admin", self.plan.credentials.app_admin_password)
+                for name in self.db_credentials.tenant_databases
             ),
             db=DatabaseAccess(
                 rw=self._proxy("db"),

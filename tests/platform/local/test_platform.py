@@ -268,20 +268,24 @@ def test_traefik_reaches_every_app_instance(local_stack: LocalPlatform) -> None:
 
 def test_the_app_answers_odoo_json_rpc_through_the_ingress(local_stack: LocalPlatform) -> None:
     endpoints = local_stack.endpoints()
-    login = endpoints.app_login
-    body = {
-        "jsonrpc": "2.0",
-        "method": "call",
-        "params": {
-            "service": "common",
-            "method": "login",
-            "args": [login.db, login.login, login.password],
-        },
-        "id": 1,
-    }
-    response = httpx.post(f"{endpoints.ingress_url}/jsonrpc", json=body, timeout=10)
-    assert response.status_code == 200
-    assert response.json()["result"] == 2
+    # The run's own database and every other tenant's, each with its own rows.
+    assert [t.db for t in endpoints.tenants] == ["odoo_tenant2"]
+    for login in (endpoints.app_login, *endpoints.tenants):
+        body = {
+            "jsonrpc": "2.0",
+            "method": "call",
+            "params": {
+                "service": "common",
+                "method": "login",
+                "args": [login.db, login.login, login.password],
+            },
+            "id": 1,
+        }
+        response = httpx.post(f"{endpoints.ingress_url}/jsonrpc", json=body, timeout=10)
+        assert response.status_code == 200
+        assert response.json()["result"] == 2, login.db
+        with psycopg.connect(endpoints.db.conninfo(dbname=login.db)) as conn:
+            assert conn.execute("SELECT current_database()").fetchone() == (login.db,)
 
 
 @pytest.fixture
