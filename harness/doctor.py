@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import importlib.util
+import json
 import os
 import pwd
 import re
@@ -21,6 +22,7 @@ from enum import Enum
 from pathlib import Path
 
 from harness.platform.local.cgroups import CgroupTree
+from harness.tools import INSTALL_HINT, find_tool
 
 PLATFORMS = ("local", "docker", "kind")
 
@@ -292,8 +294,54 @@ CHECKS: dict[str, Callable[[], list[Check]]] = {
 }
 
 
+def _npm_package_version(command: Path) -> str:
+    """The version in the package.json of the npm package a ``.bin`` command belongs to."""
+    for parent in command.resolve().parents:
+        manifest = parent / "package.json"
+        if manifest.is_file():
+            try:
+                return str(json.loads(manifest.read_text())["version"])
+            except (OSError, ValueError, KeyError):
+                return "?"
+    return "?"
+
+
+def _optional_tool(
+    what: str, path: Path | str | None, version: Callable[[str], str], use: str
+) -> Check:
+    """A tool the evidence can use but no platform needs: INFO, never MISSING."""
+    if path is None:
+        return Check("report", what, Level.INFO, f"not found; {use}; {INSTALL_HINT}")
+    return Check("report", what, Level.OK, f"{version(str(path))} ({path})")
+
+
+def report_checks() -> list[Check]:
+    """What turns a bundle into Allure's HTML and loads its JUnit: optional on every platform."""
+    return [
+        _optional_tool(
+            "java",
+            shutil.which("java"),
+            lambda path: _version([path, "-version"]),
+            "the Allure CLI runs on it",
+        ),
+        _optional_tool(
+            "allure",
+            find_tool("allure"),
+            lambda path: _version([path, "--version"]),
+            "`report --allure` builds HTML with it",
+        ),
+        _optional_tool(
+            "xunit-viewer",
+            find_tool("xunit-viewer"),
+            # Its --version prints "unknown".
+            lambda path: _npm_package_version(Path(path)),
+            "a JUnit consumer the tests load junit.xml in",
+        ),
+    ]
+
+
 def run_checks(platforms: tuple[str, ...] = PLATFORMS) -> list[Check]:
-    return [check for platform in platforms for check in CHECKS[platform]()]
+    return [check for platform in platforms for check in CHECKS[platform]()] + report_checks()
 
 
 def render(checks: list[Check]) -> str:
