@@ -266,7 +266,7 @@ def test_health_never_touches_db_and_readiness_does(double: DoubleProcess) -> No
     assert ready.json() == {"status": "pass", "db_server_status": True}
 
 
-def _login_cookie(double: DoubleProcess) -> httpx.Client:
+def _login_cookie(double: DoubleProcess, db: str = "odoo") -> httpx.Client:
     http = httpx.Client(base_url=double.url)
     http.post(
         "/web/session/authenticate",
@@ -274,14 +274,15 @@ def _login_cookie(double: DoubleProcess) -> httpx.Client:
             "jsonrpc": "2.0",
             "method": "call",
             "id": 1,
-            "params": {"db": "odoo", "login": "admin", "password": "admin"},
+            "params": {"db": db, "login": "admin", "password": "admin"},
         },
     ).raise_for_status()
     assert "session_id" in http.cookies
     return http
 
 
-def _call_kw(http: httpx.Client) -> httpx.Response:
+def _call_kw(http: httpx.Client, domain: list[Any] | None = None) -> httpx.Response:
+    """``res.partner.search_count`` over ``domain`` (all partners by default)."""
     return http.post(
         "/web/dataset/call_kw",
         json={
@@ -291,7 +292,7 @@ def _call_kw(http: httpx.Client) -> httpx.Response:
             "params": {
                 "model": "res.partner",
                 "method": "search_count",
-                "args": [[]],
+                "args": [domain or []],
                 "kwargs": {},
             },
         },
@@ -338,31 +339,12 @@ def test_one_instance_serves_each_tenant_database_apart(redis_server: Standalone
             assert second.execute_kw("res.partner", "search_count", domain)["result"] == 1
             assert first.execute_kw("res.partner", "search_count", domain)["result"] == 0
             # A web session is bound to the database it authenticated against.
-            with httpx.Client(base_url=app.url) as http:
-                http.post(
-                    "/web/session/authenticate",
-                    json={
-                        "jsonrpc": "2.0",
-                        "method": "call",
-                        "id": 1,
-                        "params": {"db": "tenant2", "login": "admin", "password": "admin"},
-                    },
-                ).raise_for_status()
-                body = http.post(
-                    "/web/dataset/call_kw",
-                    json={
-                        "jsonrpc": "2.0",
-                        "method": "call",
-                        "id": 2,
-                        "params": {
-                            "model": "res.partner",
-                            "method": "search_count",
-                            "args": domain,
-                            "kwargs": {},
-                        },
-                    },
-                ).json()
-                assert body["result"] == 1
+            http = _login_cookie(app, "tenant2")
+            try:
+                body = _call_kw(http, domain[0]).json()
+            finally:
+                http.close()
+            assert body["result"] == 1
             unknown = first.call("common", "login", "tenant3", "admin", "admin")
             assert _error(unknown)["data"]["name"] == "psycopg2.OperationalError"
             assert 'database "tenant3" does not exist' in _error(unknown)["data"]["message"]
