@@ -2,6 +2,9 @@
 
 Each check says OK or MISSING (or INFO for optional pieces) with the exact command
 that fixes it. Only this module and the platforms probe the host for binaries.
+A platform this version does not implement (docker and kind so far) is MISSING
+first of all, naming the pieces of the tree it lacks: its prerequisites being
+installed does not make it able to run.
 """
 
 from __future__ import annotations
@@ -25,6 +28,19 @@ from harness.platform.local.cgroups import CgroupTree
 from harness.tools import INSTALL_HINT, find_tool
 
 PLATFORMS = ("local", "docker", "kind")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+PLATFORM_PIECES: dict[str, tuple[tuple[str, str], ...]] = {
+    "docker": (
+        ("harness/platform/docker", "its Platform adapter: images, containers, container faults"),
+    ),
+    "kind": (
+        ("harness/platform/kind", "its Platform adapter: cluster, deployment, pod and node faults"),
+        ("fixtures/kind", "the kind cluster configuration"),
+        ("fixtures/k8s", "the Kubernetes manifests, a kustomize base"),
+    ),
+}
+"""What a platform other than local needs in the tree, relative to ``REPO_ROOT``."""
 
 
 class Level(Enum):
@@ -263,8 +279,26 @@ def _docker_daemon(platform: str) -> Check:
     return Check(platform, "docker engine", Level.OK, f"server {info.stdout.strip()}")
 
 
+def _implemented(platform: str) -> Check:
+    missing = [
+        f"{path}/ ({what})"
+        for path, what in PLATFORM_PIECES[platform]
+        if not (REPO_ROOT / path).is_dir()
+    ]
+    if not missing:
+        return Check(platform, "platform", Level.OK, "implemented in this version")
+    return Check(
+        platform,
+        "platform",
+        Level.MISSING,
+        f"not implemented in this version: no {'; no '.join(missing)}",
+        "use --platform local, the only platform this version implements",
+    )
+
+
 def docker_checks() -> list[Check]:
     return [
+        _implemented("docker"),
         _docker_daemon("docker"),
         _binary(
             "docker", "debootstrap", shutil.which("debootstrap"), ["--version"], _apt("debootstrap")
@@ -275,6 +309,7 @@ def docker_checks() -> list[Check]:
 
 def kind_checks() -> list[Check]:
     return [
+        _implemented("kind"),
         _docker_daemon("kind"),
         _binary(
             "kind",

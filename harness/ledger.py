@@ -18,6 +18,13 @@ handed to ``harness.core.reconcile``; every key on which the app disagrees is re
 ``ReadBackResult.disagreements`` (a stale replica, a cache, or an app that cannot read its
 own data). Backorders copy their parent's ``origin`` in Odoo, so they are not counted as
 copies of a picking key.
+
+A stock movement is a write of its own: creating a picking moves nothing, validating it
+does. So a flow that validates a transfer records a second write, keyed
+``<key>@done`` (``KeyKind.validated``), acknowledged when the flow saw the picking done;
+its read-back counts the done transfers behind the key (the receipt keyed by ``origin``,
+or the deliveries of the sale order keyed by ``client_order_ref``), so a validation the
+database forgot is a lost write like a forgotten order.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from harness.errors import HarnessError
 from harness.levels import BusinessFlow
 from harness.odoo.client import OdooClient
 from harness.odoo.errors import OdooError
-from harness.odoo.flows import as_rows, field_str
+from harness.odoo.flows import as_id, as_rows, field_ids, field_str
 
 CHUNK_SIZE = 500
 DB_CONNECT_TIMEOUT_S = 10
@@ -50,16 +57,37 @@ class ReadBackFailed(HarnessError):
     """The keys could not be read back through the app or from the database."""
 
 
+DONE_SUFFIX = "@done"
+"""Appended to a write's key for the validation of its transfer (module docstring)."""
+
+
 class KeyKind(enum.Enum):
-    """Where a write's key lives: Odoo model and field, and the table and column under it."""
+    """Where a write's key lives: Odoo model and field, and the table and column under it.
 
-    SALE_ORDER = ("sale.order", "client_order_ref", "sale_order")
-    PICKING = ("stock.picking", "origin", "stock_picking")
+    The ``*_DONE`` kinds are validations: their keys are ``<key>@done`` and count the
+    done transfers behind ``<key>``.
+    """
 
-    def __init__(self, model: str, field: str, table: str) -> None:
+    SALE_ORDER = ("sale.order", "client_order_ref", "sale_order", False)
+    PICKING = ("stock.picking", "origin", "stock_picking", False)
+    DELIVERY_DONE = ("sale.order", "client_order_ref", "sale_order", True)
+    RECEIPT_DONE = ("stock.picking", "origin", "stock_picking", True)
+
+    def __init__(self, model: str, field: str, table: str, done: bool) -> None:
         self.model = model
         self.field = field
         self.table = table
+        self.done = done
+
+    @property
+    def validated(self) -> KeyKind:
+        """The kind of the validation of a transfer keyed by this kind."""
+        return KeyKind.RECEIPT_DONE if self.model == "stock.picking" else KeyKind.DELIVERY_DONE
+
+
+def base_key(key: str) -> str:
+    """The key of the write a validation key (``<key>@done``) belongs to."""
+    return key.removesuffix(DONE_SUFFIX)
 
 
 _FLOW_KEYS = {
@@ -194,26 +222,59 @@ class AppKeyReader:
         self._client = client
 
     def copies(self, kind: KeyKind, keys: Sequence[str]) -> Mapping[str, int]:
-        endpoint = f"/jsonrpc object.execute_kw {kind.model}.search_read"
+        suffix = DONE_SUFFIX if kind.done else ""
         counts: dict[str, int] = {}
         for chunk in chunks(keys):
-            domain: list[object] = [[kind.field, "in", list(chunk)]]
-            if kind is KeyKind.PICKING:
-                domain.append(["backorder_id", "=", False])
             try:
-                rows = as_rows(
-                    self._client.execute_kw(kind.model, "search_read", [domain, [kind.field]]),
-                    endpoint,
-                )
+                found = self._count(kind, [base_key(k) for k in chunk])
             except OdooError as exc:
                 raise ReadBackFailed(
-                    f"expected to read {len(chunk)} {kind.model} keys back through the app, "
+                    f"expected to read {len(chunk)} {kind.name} keys back through the app, "
                     f"saw: {exc}. Read back once the app serves again."
                 ) from exc
-            for row in rows:
-                key = field_str(row, kind.field, endpoint)
-                counts[key] = counts.get(key, 0) + 1
+            for key, copies in found.items():
+                counts[key + suffix] = copies
         return counts
+
+    def _count(self, kind: KeyKind, keys: list[str]) -> dict[str, int]:
+        """Records (or done transfers, for a ``*_DONE`` kind) per key, through the app."""
+        picking = "stock.picking"
+        original = ["backorder_id", "=", False]
+        if kind is KeyKind.DELIVERY_DONE:
+            orders = self._rows(kind.model, [[kind.field, "in", keys]], [kind.field, "picking_ids"])
+            owner = {
+                picking_id: field_str(row, kind.field, self._where(kind.model))
+                for row in orders
+                for picking_id in field_ids(row, "picking_ids", self._where(kind.model))
+            }
+            done = self._rows(
+                picking, [["id", "in", sorted(owner)], ["state", "=", "done"], original], ["id"]
+            )
+            counts: dict[str, int] = {}
+            for row in done:
+                key = owner[as_id(row.get("id"), self._where(picking))]
+                counts[key] = counts.get(key, 0) + 1
+            return counts
+        domain: list[object] = [[kind.field, "in", keys]]
+        if kind.model == picking:
+            domain.append(original)
+        if kind.done:
+            domain.append(["state", "=", "done"])
+        counts = {}
+        for row in self._rows(kind.model, domain, [kind.field]):
+            key = field_str(row, kind.field, self._where(kind.model))
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    @staticmethod
+    def _where(model: str) -> str:
+        return f"/jsonrpc object.execute_kw {model}.search_read"
+
+    def _rows(
+        self, model: str, domain: list[object], fields: list[str]
+    ) -> list[Mapping[str, object]]:
+        answer = self._client.execute_kw(model, "search_read", [domain, fields])
+        return as_rows(answer, self._where(model))
 
 
 class DbReadBack:
@@ -222,20 +283,34 @@ class DbReadBack:
     def __init__(self, conninfo: str) -> None:
         self._conninfo = conninfo
 
-    def copies(self, kind: KeyKind, keys: Sequence[str]) -> Mapping[str, int]:
+    @staticmethod
+    def _query(kind: KeyKind) -> str:
         # Identifiers come from KeyKind, never from input.
+        if kind is KeyKind.DELIVERY_DONE:
+            return (
+                "SELECT so.client_order_ref, count(*) FROM sale_order so JOIN stock_picking p "
+                "ON p.sale_id = so.id WHERE so.client_order_ref = ANY(%s) AND "
+                "p.backorder_id IS NULL AND p.state = 'done' GROUP BY so.client_order_ref"
+            )
         query = f"SELECT {kind.field}, count(*) FROM {kind.table} WHERE {kind.field} = ANY(%s)"
-        if kind is KeyKind.PICKING:
+        if kind.table == "stock_picking":
             query += " AND backorder_id IS NULL"
-        query += f" GROUP BY {kind.field}"
+        if kind.done:
+            query += " AND state = 'done'"
+        return query + f" GROUP BY {kind.field}"
+
+    def copies(self, kind: KeyKind, keys: Sequence[str]) -> Mapping[str, int]:
+        query = self._query(kind)
+        suffix = DONE_SUFFIX if kind.done else ""
         counts: dict[str, int] = {}
         try:
             with psycopg.connect(
                 self._conninfo, connect_timeout=DB_CONNECT_TIMEOUT_S, autocommit=True
             ) as conn:
                 for chunk in chunks(keys):
-                    for key, count in conn.execute(query, (list(chunk),)).fetchall():
-                        counts[str(key)] = int(count)
+                    bases = [base_key(k) for k in chunk]
+                    for key, count in conn.execute(query, (bases,)).fetchall():
+                        counts[str(key) + suffix] = int(count)
         except psycopg.Error as exc:
             raise ReadBackFailed(
                 f"expected to read {len(keys)} {kind.table}.{kind.field} keys from PostgreSQL, "

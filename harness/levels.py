@@ -17,7 +17,17 @@ Documented decisions:
 - A critical flow gates the steady state, so it must carry all three targets
   (``availability_pct``, ``p95_ms``, ``p99_ms``); a non-critical flow carries all three
   or none (it is then probed and reported, never judged).
-- Every fault family needs recovery targets: the harness ships a scenario for each.
+- Every fault family needs recovery targets. A family the harness has no scenario
+  for yet (``FaultFamily.has_scenario``) is still declared, and ``levels check`` and the
+  report say that nothing exercises it, so no control is evidenced by it.
+- ``stall_threshold_ms`` (optional): one HTTP exchange of a probe left unanswered
+  longer than this marks the flow as not answering from its send until its answer
+  (``harness.probes``, "Stalls"), so a hung stack reads as down for as long as it hung,
+  whatever the probe timeout. The default is half the flow's p99 target: a single
+  exchange of a multi-call flow taking half the whole flow's p99 budget is far outside
+  normal service, while a stall of a second or more is seen on every flow. A flow
+  without targets defaults to a quarter of its probe timeout. It must lie below the
+  probe timeout (a timed-out exchange is a stall already).
 
 Pure: no environment reads, no network; the only I/O is reading the file given to
 ``load_service_levels``.
@@ -56,7 +66,7 @@ SUPPORTED_VERSION = 1
 
 
 class FaultFamily(StrEnum):
-    """The fault families the harness has scenarios for (one ``scenarios/`` module each)."""
+    """The fault families of the service levels (one ``scenarios/`` module each, once built)."""
 
     NODE_LOSS = "node-loss"
     ZONE_OUTAGE = "zone-outage"
@@ -68,6 +78,15 @@ class FaultFamily(StrEnum):
     OBJECT_STORAGE = "object-storage"
     BATCH_SURGE = "batch-surge"
     DISASTER_RESTORE = "disaster-restore"
+
+    @property
+    def has_scenario(self) -> bool:
+        """Whether ``scenarios/`` exercises this family (a test keeps the two in step)."""
+        return self not in _FAMILIES_WITHOUT_SCENARIO
+
+
+#: Families with targets but no scenario yet: nothing can evidence their controls.
+_FAMILIES_WITHOUT_SCENARIO = frozenset({FaultFamily.DISASTER_RESTORE})
 
 
 class BusinessFlow(StrEnum):
@@ -93,6 +112,11 @@ class FlowTargets:
         """Fraction of probes allowed to fail (0.005 for 99.5 %); always > 0."""
         return 1.0 - self.availability_pct / 100.0
 
+    @property
+    def default_stall_threshold_ms(self) -> int:
+        """Half the p99 target (see the module docstring)."""
+        return self.p99_ms // 2
+
 
 @dataclass(frozen=True)
 class FlowLevels:
@@ -103,6 +127,8 @@ class FlowLevels:
     targets: FlowTargets | None
     durable_writes: bool
     probe_timeout_ms: int
+    stall_threshold_ms: int
+    """An exchange unanswered longer than this is a stall (module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -197,12 +223,22 @@ def format_report(err: ServiceLevelsError) -> str:
 
 
 def summary_line(levels: ServiceLevels, source: str) -> str:
-    """The one-line OK summary of a file that loaded."""
+    """The OK summary of a file that loaded, then what no scenario exercises yet."""
     critical = len(levels.critical_flows())
-    return (
+    lines = [
         f"{source}: OK, {len(levels.flows)} flows ({critical} critical), "
         f"{len(levels.recovery)} fault families, {len(levels.controls)} controls"
-    )
+    ]
+    for targets in levels.recovery:
+        family = targets.family
+        if family.has_scenario:
+            continue
+        controls = ", ".join(c.control_id for c in levels.controls_for(family))
+        lines.append(
+            f"  note: {family.value} has targets but no scenario yet: nothing measures them"
+            + (f", so control {controls} cannot be evidenced" if controls else "")
+        )
+    return "\n".join(lines)
 
 
 # --- reading -------------------------------------------------------------------------
@@ -224,6 +260,7 @@ _FLOW_REQUIRED = (
     Field("durable_writes", Kind.BOOL, "true"),
     Field("probe_timeout_ms", Kind.MILLISECONDS, "2000"),
 )
+_STALL_THRESHOLD = Field("stall_threshold_ms", Kind.MILLISECONDS, "1000")
 _FLOW_TARGETS = (
     Field("availability_pct", Kind.PERCENT, "99.5"),
     Field("p95_ms", Kind.MILLISECONDS, "300"),
@@ -370,8 +407,10 @@ class _LevelsReader(Reader):
             return None
         entries = self.entries(node, path)
         required = tuple(spec.key for spec in _FLOW_REQUIRED)
-        self.check_keys(entries, path, key, required, tuple(spec.key for spec in _FLOW_TARGETS))
+        optional = (*(spec.key for spec in _FLOW_TARGETS), _STALL_THRESHOLD.key)
+        self.check_keys(entries, path, key, required, optional)
         fixed = self.numbers_and_bools(entries, path, _FLOW_REQUIRED)
+        stall = self.optional_numbers(entries, path, (_STALL_THRESHOLD,))
         given = [spec for spec in _FLOW_TARGETS if spec.key in entries]
         targets = self.flow_targets(entries, path)
         critical = None if fixed is None else fixed.get("critical")
@@ -390,9 +429,26 @@ class _LevelsReader(Reader):
                     f"{spec.key}: {spec.example}",
                 )
             return None
-        if fixed is None or len(fixed) < len(_FLOW_REQUIRED) or (given and targets is None):
+        if (
+            fixed is None
+            or stall is None
+            or len(fixed) < len(_FLOW_REQUIRED)
+            or (given and targets is None)
+        ):
             return None
         timeout = int(fixed["probe_timeout_ms"])
+        default_stall = timeout // 4 if targets is None else targets.default_stall_threshold_ms
+        stall_ms = int(stall.get(_STALL_THRESHOLD.key, default_stall))
+        if stall_ms >= timeout:
+            where = entries.get(_STALL_THRESHOLD.key, entries["probe_timeout_ms"])[1]
+            self.add(
+                where,
+                join_path(path, _STALL_THRESHOLD.key),
+                f"expected a stall threshold below probe_timeout_ms ({timeout}), saw "
+                f"{stall_ms}{'' if _STALL_THRESHOLD.key in entries else ' (the default)'}; "
+                "an exchange that times out is a stall already: lower stall_threshold_ms",
+            )
+            return None
         if targets is not None and timeout <= targets.p99_ms:
             self.add(
                 entries["probe_timeout_ms"][1],
@@ -408,6 +464,7 @@ class _LevelsReader(Reader):
             targets=targets,
             durable_writes=bool(fixed["durable_writes"]),
             probe_timeout_ms=timeout,
+            stall_threshold_ms=stall_ms,
         )
 
     def flow_targets(self, entries: Entries, path: str) -> FlowTargets | None:
@@ -481,8 +538,8 @@ class _LevelsReader(Reader):
                 self.add(
                     item[0],
                     f"recovery.{family.value}",
-                    f"expected recovery targets for {family.value!r}, saw none; the harness "
-                    "runs a scenario for every fault family: add "
+                    f"expected recovery targets for {family.value!r}, saw none; every fault "
+                    "family is declared, so that its scenarios have targets: add "
                     f"{family.value}: {{rto_s: 60, rpo_s: 0, rpo_writes_lost: 0, "
                     "degraded_p95_ms: 2000}",
                 )

@@ -10,6 +10,11 @@ library's pieces (platform, seed, runner) and computes nothing itself.
 - ``--service-levels`` is what every verdict is judged against.
 - ``--keep-on-fail`` keeps the stack's data and logs when a scenario failed.
 - ``--seed`` makes the harness's own choices (seed data, which node) replayable.
+
+The session's evidence bundle holds every scenario a test ran through
+``scenario_runner``: the results the runner delivered, and, through the report hook,
+each scenario test that raised instead (errored). It is written before the stack goes
+down whenever any scenario ended, even when every one errored.
 """
 
 from __future__ import annotations
@@ -19,8 +24,8 @@ import hashlib
 import random
 import secrets
 import socket
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,16 +34,16 @@ import pytest
 from harness import __version__, levels
 from harness.errors import ServiceLevelsError
 from harness.evidence.bundle import EvidenceBundle
-from harness.evidence.model import RunManifest
+from harness.evidence.model import RunManifest, ScenarioRecord
 from harness.faults import reaper
 from harness.levels import FaultFamily
 from harness.odoo.client import OdooClient
 from harness.odoo.seed import SeedCatalog, seed_warehouse
 from harness.platform.local.platform import LocalPlatform
 from harness.platform.local.topology import DEFAULT_TOPOLOGY
-from harness.scenario.evidence import scenario_evidence
+from harness.scenario.evidence import SessionScenarios
 from harness.scenario.manifest import component_versions, git_dirty, git_revision
-from harness.scenario.runner import ScenarioResult, ScenarioRunner
+from harness.scenario.runner import ScenarioResult, ScenarioRunner, ScenarioSpec
 from harness.settings import app_spec, load_settings
 
 PROFILES = ("smoke", "gate", "nightly")
@@ -46,6 +51,8 @@ PROFILES = ("smoke", "gate", "nightly")
 SOAK_S = {"nightly": 60.0}
 #: Where the session's evidence bundle was written (for ``odoo-resilience run``).
 BUNDLE_KEY = pytest.StashKey[Path]()
+#: The session's scenarios (set up with the first ``scenario_runner``), for the report hook.
+SCENARIOS_KEY = pytest.StashKey[SessionScenarios]()
 PLATFORMS = ("local",)
 FAMILY_MARKERS = {family.value.replace("-", "_"): family for family in FaultFamily}
 
@@ -137,13 +144,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @dataclass(frozen=True)
 class Stack:
-    """A running stack with its seeded warehouse."""
+    """A running stack with its seeded warehouse; ``started`` is when it began coming up."""
 
     platform: LocalPlatform
     catalog: SeedCatalog
     journal_dir: Path
     seed: int
-    results: list[ScenarioResult] = field(default_factory=list)
+    started: datetime
 
 
 @pytest.fixture(scope="session")
@@ -191,14 +198,7 @@ def stack(
         ) as client:
             client.login()
             catalog = seed_warehouse(client, products=200, seed=harness_seed % 10_000)
-        running = Stack(platform, catalog, run_dir, harness_seed)
-        yield running
-        if running.results:
-            bundle = write_bundle(pytestconfig, running, started)
-            pytestconfig.stash[BUNDLE_KEY] = bundle
-            print(
-                f"\nodoo-resilience: evidence bundle {bundle}\n  report: {bundle / 'report.html'}"
-            )
+        yield Stack(platform, catalog, run_dir, harness_seed, started)
     finally:
         keep = bool(pytestconfig.getoption("odoo_resilience_keep_on_fail")) and (
             request.session.testsfailed > failed_before
@@ -210,29 +210,104 @@ def stack(
             print(f"\nodoo-resilience: kept data and logs of the failed run in {run_dir}")
 
 
+@pytest.fixture(scope="session")
+def session_scenarios(
+    pytestconfig: pytest.Config, stack: Stack, service_levels: levels.ServiceLevels
+) -> Iterator[SessionScenarios]:
+    """Every scenario of the session; at its end (before the stack goes down) the bundle."""
+    scenarios = SessionScenarios(service_levels)
+    pytestconfig.stash[SCENARIOS_KEY] = scenarios
+    yield scenarios
+    if scenarios.records:
+        bundle = write_bundle(pytestconfig, stack, scenarios.records)
+        pytestconfig.stash[BUNDLE_KEY] = bundle
+        print(f"\nodoo-resilience: evidence bundle {bundle}\n  report: {bundle / 'report.html'}")
+
+
+class SessionRunner(ScenarioRunner):
+    """The ``scenario_runner`` of one test: tells the session's scenarios which scenario
+    the test starts and what the runner delivers, so one that raises is still named."""
+
+    def __init__(
+        self,
+        scenarios: SessionScenarios,
+        test: str,
+        stack: Stack,
+        service_levels: levels.ServiceLevels,
+        soak_s: float,
+    ) -> None:
+        super().__init__(
+            stack.platform,
+            service_levels,
+            stack.catalog,
+            stack.journal_dir,
+            lambda result: scenarios.delivered(test, result),
+            soak_s=soak_s,
+        )
+        self._scenarios = scenarios
+        self._test = test
+
+    def run(self, spec: ScenarioSpec) -> ScenarioResult:
+        self._scenarios.started(self._test, spec)
+        return super().run(spec)
+
+
 @pytest.fixture
 def scenario_runner(
-    stack: Stack, service_levels: levels.ServiceLevels, pytestconfig: pytest.Config
+    stack: Stack,
+    service_levels: levels.ServiceLevels,
+    session_scenarios: SessionScenarios,
+    pytestconfig: pytest.Config,
+    request: pytest.FixtureRequest,
 ) -> ScenarioRunner:
     profile = pytestconfig.getoption("odoo_resilience_profile")
-    return ScenarioRunner(
-        stack.platform,
+    return SessionRunner(
+        session_scenarios,
+        request.node.nodeid,
+        stack,
         service_levels,
-        stack.catalog,
-        stack.journal_dir,
-        stack.results.append,
         soak_s=SOAK_S.get(profile or "", 0.0),
     )
 
 
-def write_bundle(config: pytest.Config, stack: Stack, started: datetime) -> Path:
-    """The session's evidence bundle: every scenario that ran, with its verdicts."""
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A scenario test that raised (in setup or call) goes to the session's scenarios."""
+    report = yield
+    scenarios = item.config.stash.get(SCENARIOS_KEY, None)
+    if (
+        scenarios is not None
+        and report.failed
+        and call.excinfo is not None
+        and call.when in ("setup", "call")
+        and isinstance(item, pytest.Function)
+        and "scenario_runner" in item.fixturenames
+    ):
+        family = next(
+            (FAMILY_MARKERS[m.name] for m in item.iter_markers() if m.name in FAMILY_MARKERS),
+            None,
+        )
+        scenarios.raised(
+            item.nodeid,
+            call.excinfo.value,
+            family=family,
+            started_at=datetime.fromtimestamp(call.start, UTC),
+            ended_at=datetime.fromtimestamp(call.stop, UTC),
+            trace=report.longreprtext,
+        )
+    return report
+
+
+def write_bundle(config: pytest.Config, stack: Stack, scenarios: Sequence[ScenarioRecord]) -> Path:
+    """The session's evidence bundle: every scenario that ran, judged or errored."""
     levels_path = Path(config.getoption("odoo_resilience_service_levels"))
     service_levels = levels.load_service_levels(levels_path)
     platform = stack.platform
     manifest = RunManifest(
         run_id=platform.plan.run_id,
-        started_at=started,
+        started_at=stack.started,
         ended_at=None,
         user=getpass.getuser(),
         host=socket.gethostname(),
@@ -255,8 +330,8 @@ def write_bundle(config: pytest.Config, stack: Stack, started: datetime) -> Path
         signing_key=Path(key) if key else None,
         pushgateway_url=config.getoption("odoo_resilience_pushgateway"),
     )
-    for result in stack.results:
-        bundle.add_scenario(scenario_evidence(result, service_levels))
+    for scenario in scenarios:
+        bundle.add_scenario(scenario)
     return bundle.finish()
 
 

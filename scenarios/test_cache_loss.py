@@ -22,6 +22,7 @@ def test_redis_down(scenario_runner: ScenarioRunner) -> None:
         RedisDown,
         hold_s=15,
         workloads=(SessionReauth,),
+        witnesses=(SessionReauth.name,),
     )
     assert_scenario_passed(scenario_runner.run(spec))
 
@@ -34,5 +35,6 @@ def test_redis_restart(scenario_runner: ScenarioRunner) -> None:
         RedisRestart,
         self_healing=True,
         workloads=(SessionReauth,),
+        witnesses=(SessionReauth.name,),
     )
     assert_scenario_passed(scenario_runner.run(spec))

@@ -9,6 +9,7 @@ from harness.faults.base import FaultRuntime
 from harness.faults.network import LinkBandwidth, LinkPartition, LinkReset
 from harness.levels import FaultFamily
 from harness.scenario.runner import ScenarioRunner, ScenarioSpec
+from harness.scenario.sessions import SessionReauth
 from harness.scenario.verdicts import assert_scenario_passed
 
 pytestmark = [pytest.mark.network]
@@ -28,7 +29,15 @@ def test_app_redis_partition(scenario_runner: ScenarioRunner) -> None:
     def partition(runtime: FaultRuntime) -> LinkPartition:
         return LinkPartition(runtime, "redis")
 
-    spec = ScenarioSpec("network:app-redis-partition", FaultFamily.NETWORK, partition, hold_s=15)
+    # The probes use session-less /jsonrpc: only web sessions cross the app-Redis link.
+    spec = ScenarioSpec(
+        "network:app-redis-partition",
+        FaultFamily.NETWORK,
+        partition,
+        hold_s=15,
+        workloads=(SessionReauth,),
+        witnesses=(SessionReauth.name,),
+    )
     assert_scenario_passed(scenario_runner.run(spec))
 
 

@@ -27,5 +27,6 @@ def test_s3_outage(scenario_runner: ScenarioRunner, mode: S3OutageMode) -> None:
         outage,
         hold_s=15,
         workloads=(AttachmentUploads,),
+        witnesses=(AttachmentUploads.name,),
     )
     assert_scenario_passed(scenario_runner.run(spec))

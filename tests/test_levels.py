@@ -138,8 +138,32 @@ def test_every_family_is_evidenced_by_some_control_in_the_default_file() -> None
 def test_summary_line() -> None:
     levels = load_service_levels(DEFAULT_SERVICE_LEVELS)
     assert summary_line(levels, "fixtures/service-levels.yaml") == (
-        "fixtures/service-levels.yaml: OK, 5 flows (3 critical), 10 fault families, 6 controls"
+        "fixtures/service-levels.yaml: OK, 5 flows (3 critical), 10 fault families, 6 controls\n"
+        "  note: disaster-restore has targets but no scenario yet: nothing measures them, so "
+        "control DR-01 cannot be evidenced"
     )
+
+
+def test_families_with_a_scenario_are_the_ones_scenarios_exercise() -> None:
+    scenarios = Path(__file__).resolve().parents[1] / "scenarios"
+    modules = {path.stem.removeprefix("test_") for path in scenarios.glob("test_*.py")}
+    exercised = {f for f in FaultFamily if f.value.replace("-", "_") in modules}
+    assert exercised == {f for f in FaultFamily if f.has_scenario}
+
+
+def test_stall_threshold_defaults_to_half_the_p99_and_must_stay_below_the_timeout() -> None:
+    levels = load_service_levels(DEFAULT_SERVICE_LEVELS)
+    assert levels.flow(BusinessFlow.PICKING_VALIDATE).stall_threshold_ms == 1000
+    text = DEFAULT_SERVICE_LEVELS.read_text().replace(
+        "    probe_timeout_ms: 2000\n",
+        "    probe_timeout_ms: 2000\n    stall_threshold_ms: 2500\n",
+        1,
+    )
+    with pytest.raises(ServiceLevelsError) as caught:
+        parse_service_levels(text, "levels.yaml")
+    (problem,) = caught.value.problems
+    assert "flows.warehouse_scan.stall_threshold_ms: expected a stall threshold below " in problem
+    assert "probe_timeout_ms (2000), saw 2500" in problem
 
 
 def test_default_constant_points_at_the_fixture_in_the_repository() -> None:
@@ -202,7 +226,8 @@ def test_unknown_flow_and_family_names_suggest_the_closest() -> None:
     assert problems[2].endswith("did you mean 'cache-loss'?")
     assert problems[1] == (
         f"{at(text, 'recovery:')}: recovery.cache-loss: expected recovery targets for "
-        "'cache-loss', saw none; the harness runs a scenario for every fault family: add "
+        "'cache-loss', saw none; every fault family is declared, so that its scenarios have "
+        "targets: add "
         "cache-loss: {rto_s: 60, rpo_s: 0, rpo_writes_lost: 0, degraded_p95_ms: 2000}"
     )
     assert len(problems) == 3

@@ -1,6 +1,8 @@
 """The pytest plugin as users run it (pytester, each run in its own process):
 an impossible RTO fails with the verdict sentence; an unreachable platform errors,
-never skips to green; a runner killed mid-fault leaves nothing applied."""
+never skips to green; a runner killed mid-fault leaves nothing applied (those three on
+a real local stack); scenarios that raise are errored evidence in the bundle (on a
+stand-in stack whose platform is gone, so that every scenario raises)."""
 
 from __future__ import annotations
 
@@ -10,14 +12,13 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from harness.levels import DEFAULT_SERVICE_LEVELS
 from harness.platform.local.process import become_subreaper, reap_orphans, zombie_children
-
-pytestmark = pytest.mark.integration
 
 LEADER_CRASH = """
 import pytest
@@ -47,24 +48,110 @@ def test_long_hang(scenario_runner):
 """
 
 
-def _impossible_levels(tmp: Path) -> Path:
+GONE_STACK = """
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+
+from harness.errors import PlatformError
+from harness.pytest_plugin import Stack
+
+
+class GonePlatform:
+    \"\"\"Stands in for a stack that came up and then went away: what the runner asks
+    first (the endpoints) raises. It carries what the bundle's manifest reads.\"\"\"
+
+    name = "gone"
+    plan = SimpleNamespace(
+        run_id="gone-run", credentials=SimpleNamespace(all_secrets=lambda: ())
+    )
+
+    def endpoints(self):
+        raise PlatformError("expected the stack's endpoints, saw the stack gone")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    return Stack(GonePlatform(), None, tmp_path_factory.mktemp("journal"), 7, datetime.now(UTC))
+"""
+
+RAISING = """
+import pytest
+from harness.faults.database import LeaderCrash
+from harness.levels import FaultFamily
+from harness.scenario.runner import ScenarioSpec
+from harness.scenario.verdicts import assert_scenario_passed
+
+@pytest.mark.db_failover
+def test_leader_crash(scenario_runner):
+    spec = ScenarioSpec("db-failover:leader-crash", FaultFamily.DB_FAILOVER, LeaderCrash)
+    assert_scenario_passed(scenario_runner.run(spec))
+
+@pytest.mark.node_loss
+def test_no_node_fits(scenario_runner):
+    raise LookupError("expected a node running app instances only, saw none")
+
+def test_not_a_scenario():
+    raise LookupError("no scenario here")
+"""
+
+
+def test_scenarios_that_raise_are_errored_evidence_in_the_bundle(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    pytester.makeconftest(GONE_STACK)
+    pytester.makepyfile(test_scenario=RAISING)
+    reports = tmp_path / "reports"
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:locust", "--reports-dir", str(reports), timeout=300
+    )
+    result.assert_outcomes(failed=3)
+    bundle = reports / "gone-run"
+    assert [p.name for p in reports.iterdir()] == ["gone-run"]
+    suite = ET.parse(bundle / "junit.xml").getroot()
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("2", "0", "2")
+    errors = {
+        case.get("name"): (case.get("classname"), error.get("message"), error.get("type"))
+        for case in suite.iter("testcase")
+        for error in case.iter("error")
+    }
+    assert errors == {
+        "db-failover:leader-crash": (
+            "odoo_resilience.db-failover",
+            "db-failover:leader-crash errored: PlatformError: expected the stack's "
+            "endpoints, saw the stack gone",
+            "PlatformError",
+        ),
+        "test_scenario.py::test_no_node_fits": (
+            "odoo_resilience.node-loss",
+            "test_scenario.py::test_no_node_fits errored: LookupError: expected a node "
+            "running app instances only, saw none",
+            "LookupError",
+        ),
+    }
+    html = (bundle / "report.html").read_text()
+    assert "db-failover:leader-crash errored: PlatformError" in html
+    assert "test_not_a_scenario" not in html
+    controls = {c["control"]: c for c in json.loads((bundle / "controls.json").read_text())}
+    assert controls["DR-02"]["state"] == "failing"
+    assert {e["scenario"] for e in controls["DR-02"]["failing"]} == set(errors)
+
+
+def _levels_with(tmp: Path, marker: str, replacement: str) -> Path:
+    """The shipped service levels with one line changed."""
     text = DEFAULT_SERVICE_LEVELS.read_text()
-    marker = "  db-failover:\n    rto_s: 30\n"
     assert marker in text
-    path = tmp / "impossible.yaml"
-    path.write_text(text.replace(marker, "  db-failover:\n    rto_s: 1\n"))
+    path = tmp / "levels.yaml"
+    path.write_text(text.replace(marker, replacement))
     return path
 
 
-def _env(run_root: Path) -> dict[str, str]:
-    return {**os.environ, "ODOO_RESILIENCE_RUN_ROOT": str(run_root)}
-
-
-def test_a_scenario_missing_its_rto_fails_with_the_verdict_sentence(
-    pytester: pytest.Pytester, tmp_path: Path, run_root: Path
-) -> None:
+def _run_leader_crash(
+    pytester: pytest.Pytester, levels: Path, reports: Path, run_root: Path
+) -> tuple[pytest.RunResult, Path]:
+    """The leader-crash scenario under ``levels``, as a user runs it; its one bundle."""
     pytester.makepyfile(test_scenario=LEADER_CRASH)
-    levels = _impossible_levels(tmp_path)
     os.environ["ODOO_RESILIENCE_RUN_ROOT"] = str(run_root)
     try:
         result = pytester.runpytest_subprocess(
@@ -73,18 +160,56 @@ def test_a_scenario_missing_its_rto_fails_with_the_verdict_sentence(
             "--service-levels",
             str(levels),
             "--reports-dir",
-            str(tmp_path / "reports"),
+            str(reports),
             timeout=600,
         )
     finally:
         del os.environ["ODOO_RESILIENCE_RUN_ROOT"]
+    (bundle,) = [p for p in reports.iterdir() if p.is_dir()]
+    return result, bundle
+
+
+def _env(run_root: Path) -> dict[str, str]:
+    return {**os.environ, "ODOO_RESILIENCE_RUN_ROOT": str(run_root)}
+
+
+@pytest.mark.integration
+def test_a_run_that_burns_its_error_budget_aborts_with_the_sentence(
+    pytester: pytest.Pytester, tmp_path: Path, run_root: Path
+) -> None:
+    # 0.01 % of a 30-day budget at 99.5 % is 1.3 s of outage: a failover burns it.
+    levels = _levels_with(
+        tmp_path, "    max_error_budget_burn_pct: 5\n", "    max_error_budget_burn_pct: 0.01\n"
+    )
+    result, bundle = _run_leader_crash(pytester, levels, tmp_path / "reports", run_root)
     result.assert_outcomes(failed=1)
-    result.stdout.re_match_lines([r".*db-failover:leader-crash RTO \d+\.\d s exceeds target 1 s.*"])
-    bundles = [p for p in (tmp_path / "reports").iterdir() if p.is_dir()]
-    assert len(bundles) == 1
-    assert (bundles[0] / "report.html").exists()
+    result.stdout.re_match_lines(
+        [
+            r".*db-failover:leader-crash aborted at [\d:.]+: \w+ spent \d+\.\d\d % of its "
+            r"30-day error budget \(\d+\.\d s of 12,960\.0 s of outage\), beyond "
+            r"max_error_budget_burn_pct 0\.01 %.*"
+        ]
+    )
+    verdicts = json.loads(next(bundle.glob("scenarios/*/verdicts.json")).read_text())
+    assert not verdicts["passed"]
 
 
+@pytest.mark.integration
+def test_a_scenario_missing_its_rto_fails_with_the_verdict_sentence(
+    pytester: pytest.Pytester, tmp_path: Path, run_root: Path
+) -> None:
+    levels = _levels_with(
+        tmp_path, "  db-failover:\n    rto_s: 30\n", "  db-failover:\n    rto_s: 1\n"
+    )
+    result, bundle = _run_leader_crash(pytester, levels, tmp_path / "reports", run_root)
+    result.assert_outcomes(failed=1)
+    result.stdout.re_match_lines(
+        [r".*db-failover:leader-crash RTO \d+\.\d s from the injection .* exceeds target 1 s.*"]
+    )
+    assert (bundle / "report.html").exists()
+
+
+@pytest.mark.integration
 def test_an_unreachable_platform_errors_and_never_passes(
     pytester: pytest.Pytester, run_root: Path
 ) -> None:
@@ -112,6 +237,7 @@ def _journal(runs: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in found[0].read_text().splitlines() if line.strip()]
 
 
+@pytest.mark.integration
 def test_a_runner_killed_mid_fault_leaves_nothing_applied(
     pytester: pytest.Pytester, run_root: Path
 ) -> None:

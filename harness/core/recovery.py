@@ -10,8 +10,16 @@ Definitions (DESIGN.md "Measurement"; steady state as in ``harness.core.steady``
   If steady state already holds for S from t_inject on, t_rec = t_inject (RTO 0): the
   fault did not disturb the steady state; whether it landed is a separate verdict.
   No such instant before the end of observation means "not recovered", not an error.
-- RTO = t_rec - t_inject. ``t_detect`` is the end of the first failed sample of a
-  critical flow ending at or after t_inject (when the failure was seen).
+- RTO = t_rec - t_inject. A second recovery is measured from the revert:
+  ``t_rec_revert`` is the first instant ``t >= t_revert`` steady throughout
+  ``[t, t + S)``, so an outage the revert itself causes (a rejoining leader, a
+  rollback, a restarted node) delays it like any other. For a fault the harness holds
+  (latency, a partition) the target is judged on ``t_rec_revert - t_revert``; for one
+  the stack heals by itself (a crash), on ``t_rec - t_inject``, and the revert's own
+  recovery is judged too (``harness.core.verdict``). ``revert_outage_ns`` is the
+  union of the critical flows' outages after t_revert. ``t_detect`` is the end of
+  the first failed sample of a critical flow ending at or after t_inject (when the
+  failure was seen).
   ``t_failover`` is the first DB timeline switch at or after t_inject.
   ``t_app_reconnect`` is when every critical flow that failed after t_inject succeeded
   again: for each, the end of its first OK sample started at or after the end of its
@@ -19,11 +27,13 @@ Definitions (DESIGN.md "Measurement"; steady state as in ``harness.core.steady``
   when the system recovered before the harness reverted the fault.
 - Outage, per flow, from consecutive samples in start order: it opens at the start of
   a failed sample that follows a success (or opens the series) and closes at the start
-  of the next OK sample. Starts are used at both ends so that the probe's own latency
-  cancels: if the service is down for exactly L and probed every I (outcome decided
-  a fixed delay after the start), the first failed start lies in [a, a + I) and the
-  first OK start after it in [a + L, a + L + I), so the measure is within I of L. An
-  outage still open at the end of observation ends there and is marked unrecovered.
+  of the next OK sample (at its ``answered`` instant when its first request was held
+  up by what it recovered from: ``harness.core.samples``). Starts are used at both
+  ends so that the probe's own latency cancels: if the service is down for exactly L
+  and probed every I (outcome decided a fixed delay after the start), the first failed
+  start lies in [a, a + I) and the first OK start after it in [a + L, a + L + I), so
+  the measure is within I of L. An outage still open at the end of observation ends
+  there and is marked unrecovered.
   Total outage time of the run is the length of the union of the critical flows'
   outages after t_inject (time during which some critical flow had no success).
 """
@@ -78,7 +88,8 @@ def outages(samples: FlowSamples, until_ns: int) -> list[Outage]:
     for run in _FAILED_RUN.finditer(flags):
         first, stop = run.start(), run.end()
         if stop < len(starts):
-            result.append(Outage(samples.flow, starts[first], starts[stop], first, stop, True))
+            end = samples.answered[stop]
+            result.append(Outage(samples.flow, starts[first], end, first, stop, True))
         else:
             end = max(until_ns, starts[first])
             result.append(Outage(samples.flow, starts[first], end, first, stop, False))
@@ -172,6 +183,13 @@ class RecoveryReport:
     outages: tuple[Outage, ...]
     critical_flows: tuple[str, ...]
     holdout: Holdout | None = None
+    t_rec_revert_ns: int | None = None
+    """First instant at or after the revert steady for the stability period (None:
+    not reverted, or not steady again by the end of observation)."""
+    revert_outage_ns: int = 0
+    """Time after the revert during which some critical flow had no success."""
+    revert_holdout: Holdout | None = None
+    """The critical flow that held the steady state back longest after the revert."""
 
     @property
     def recovered(self) -> bool:
@@ -190,6 +208,13 @@ class RecoveryReport:
         if self.t_rec_ns is None or self.t_revert_ns is None:
             return None
         return self.t_rec_ns - self.t_revert_ns
+
+    @property
+    def rto_from_revert_ns(self) -> int | None:
+        """``t_rec_revert - t_revert``: how long the stack took once the fault was lifted."""
+        if self.t_rec_revert_ns is None or self.t_revert_ns is None:
+            return None
+        return self.t_rec_revert_ns - self.t_revert_ns
 
     @property
     def observed_ns(self) -> int:
@@ -267,6 +292,19 @@ def analyse_recovery(
         t_reconnect = max(flows[ref.flow].ends[ref.index] for ref in reconnects)
     switch = timeline.first(EventKind.DB_TIMELINE_SWITCH, t_inject)
     revert = timeline.first(EventKind.FAULT_REVERTED, t_inject)
+    t_rec_revert: int | None = None
+    revert_holdout: Holdout | None = None
+    revert_outage = 0
+    if revert is not None:
+        t_revert = revert.t_ns
+        t_rec_revert = first_stable_instant(steady, t_revert, spec.stability_ns, until_ns)
+        if t_rec_revert is None:
+            revert_holdout = _holdout(per_flow, flows, spec.window_ns, until_ns - 1)
+        elif t_rec_revert > t_revert:
+            revert_holdout = _holdout(per_flow, flows, spec.window_ns, t_rec_revert)
+        revert_outage = union_length(
+            [Interval(max(i.start_ns, t_revert), i.end_ns) for i in clipped if i.end_ns > t_revert]
+        )
     return RecoveryReport(
         t_inject_ns=t_inject,
         until_ns=until_ns,
@@ -283,4 +321,7 @@ def analyse_recovery(
         outages=tuple(flow_outages),
         critical_flows=critical,
         holdout=holdout,
+        t_rec_revert_ns=t_rec_revert,
+        revert_outage_ns=revert_outage,
+        revert_holdout=revert_holdout,
     )

@@ -8,6 +8,13 @@ going; ``FlowSamples`` is the read side the measurements use, sorted once by
 ``FlowSamples`` are what verdicts cite as the samples behind a figure.
 
 Times are integers in nanoseconds on the monotonic clock.
+
+Besides its start and end, a sample keeps ``answered_ns``: from when the flow was being
+answered again, for an OK sample that ends an outage (``harness.core.recovery``). It is
+the start, unless the run's first request was itself held up by what it recovers from
+(a thawing component answers it late): then it is when that request was answered, less
+the flow's usual time for it, so an outage ends when the stack answered, not when a
+request that merely waited for it was sent.
 """
 
 from __future__ import annotations
@@ -26,11 +33,17 @@ class MeasurementError(HarnessError):
 
 
 class Outcome(enum.IntEnum):
-    """How one probe ended. Stored as its integer value in ``array('b')``."""
+    """How one probe ended. Stored as its integer value in ``array('b')``.
+
+    ``STALL`` is a flow that was not answering: one of its HTTP exchanges stayed
+    unanswered past the flow's stall threshold, whether an answer came later or none
+    did (``harness.probes``, "Stalls"). It is a failure like the others.
+    """
 
     OK = 0
     ERROR = 1
     TIMEOUT = 2
+    STALL = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +55,17 @@ class ProbeSample:
     t_end_ns: int
     outcome: Outcome
     detail: str = ""
+    answered_ns: int | None = None
+    """From when the flow was answered (module docstring); None: from its start."""
 
     def __post_init__(self) -> None:
+        if self.answered_ns is not None and not (
+            self.t_start_ns <= self.answered_ns <= self.t_end_ns
+        ):
+            raise MeasurementError(
+                f"probe sample of flow {self.flow!r}: expected answered_ns within its start "
+                f"{self.t_start_ns} and end {self.t_end_ns}, saw {self.answered_ns}"
+            )
         if self.t_end_ns < self.t_start_ns:
             raise MeasurementError(
                 f"probe sample of flow {self.flow!r}: expected t_end_ns >= t_start_ns, saw "
@@ -59,19 +81,27 @@ class ProbeSample:
 class SampleSeries:
     """Append-only samples of one flow, in arrival order."""
 
-    __slots__ = ("_details", "_ends", "_outcomes", "_starts", "flow")
+    __slots__ = ("_answered", "_details", "_ends", "_outcomes", "_starts", "flow")
 
     def __init__(self, flow: str) -> None:
         self.flow = flow
         self._starts = array("q")
         self._ends = array("q")
+        self._answered = array("q")
         self._outcomes = array("b")
         self._details: list[str] = []
 
     def __len__(self) -> int:
         return len(self._starts)
 
-    def add(self, t_start_ns: int, t_end_ns: int, outcome: Outcome, detail: str = "") -> None:
+    def add(
+        self,
+        t_start_ns: int,
+        t_end_ns: int,
+        outcome: Outcome,
+        detail: str = "",
+        answered_ns: int | None = None,
+    ) -> None:
         """Append one sample without building a ``ProbeSample`` (the hot path)."""
         if t_end_ns < t_start_ns:
             raise MeasurementError(
@@ -81,6 +111,7 @@ class SampleSeries:
             )
         self._starts.append(t_start_ns)
         self._ends.append(t_end_ns)
+        self._answered.append(t_start_ns if answered_ns is None else answered_ns)
         self._outcomes.append(outcome)
         self._details.append(detail)
 
@@ -90,7 +121,9 @@ class SampleSeries:
                 f"expected a sample of flow {self.flow!r}, saw one of flow {sample.flow!r}; "
                 "keep one SampleSeries per flow"
             )
-        self.add(sample.t_start_ns, sample.t_end_ns, sample.outcome, sample.detail)
+        self.add(
+            sample.t_start_ns, sample.t_end_ns, sample.outcome, sample.detail, sample.answered_ns
+        )
 
     def freeze(self) -> FlowSamples:
         """Sort once by start time (stable, so equal starts keep arrival order)."""
@@ -102,15 +135,22 @@ class SampleSeries:
                 array("q", self._ends),
                 array("b", self._outcomes),
                 tuple(self._details),
+                array("q", self._answered),
             )
         order = sorted(range(len(starts)), key=starts.__getitem__)
-        ends, outcomes, details = self._ends, self._outcomes, self._details
+        ends, outcomes, details, answered = (
+            self._ends,
+            self._outcomes,
+            self._details,
+            self._answered,
+        )
         return FlowSamples(
             self.flow,
             array("q", [starts[i] for i in order]),
             array("q", [ends[i] for i in order]),
             array("b", [outcomes[i] for i in order]),
             tuple(details[i] for i in order),
+            array("q", [answered[i] for i in order]),
         )
 
 
@@ -127,6 +167,8 @@ class FlowSamples:
     ends: array[int]
     outcomes: array[int]
     details: tuple[str, ...]
+    answered: array[int]
+    """Per sample, from when the flow was answered (its start unless said otherwise)."""
 
     @classmethod
     def of(cls, flow: str, samples: list[ProbeSample]) -> FlowSamples:
@@ -139,12 +181,14 @@ class FlowSamples:
         return len(self.starts)
 
     def sample(self, index: int) -> ProbeSample:
+        answered = self.answered[index]
         return ProbeSample(
             self.flow,
             self.starts[index],
             self.ends[index],
             Outcome(self.outcomes[index]),
             self.details[index],
+            None if answered == self.starts[index] else answered,
         )
 
     def end_order(self) -> list[int]:

@@ -11,12 +11,21 @@ What is judged:
 - ABORT: one failing verdict per ABORT event.
 - LANDED: when a fault was injected, it passes only if the fault recorded
   FAULT_LANDED at or after injection and never FAULT_DID_NOT_LAND; no proof fails.
-- RTO: when a fault was injected and a recovery target is given.
+- RTO: when a fault was injected and a recovery target is given, on the clock the
+  fault calls for (``RtoClock``): a fault the stack must heal by itself (a crash) is
+  judged on ``t_rec - t_inject``; a fault the harness holds for a fixed time (latency,
+  a partition) on ``t_rec_revert - t_revert``, the hold being the harness's wait, not
+  the stack's. The sentence names the clock. On the inject clock the revert's own
+  recovery is judged too (a second RTO verdict): restarting what the fault killed,
+  a rejoining leader or a rollback that breaks the steady state fails like any outage.
 - RPO and ledger INVARIANT (integrity): when the run kept a write ledger. Without a
-  recovery target the promise is no loss at all (0 s, 0 writes).
+  recovery target the promise is no loss at all (0 s, 0 writes). Flows declared
+  ``durable_writes`` get their own RPO verdict that allows no lost write at all,
+  whatever the family's RPO says.
 - SLO: availability, p95 and (when targeted) p99 per flow in the gating phases
-  (baseline and after by default: during the fault and recovery the steady state is
-  expected to break, and RTO judges that); every phase's figures are still in
+  (baseline and after by default); in the fault and recovery phases the steady state
+  is expected to break and the RTO verdicts judge that, while each critical flow's
+  p95 is held to the family's degraded p95. Every phase's figures are in
   ``RunVerdicts.slo``.
 
 The end of observation is the RUN_END event, else the last sample end, else the last
@@ -30,8 +39,8 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from harness.core.ledger import LedgerReport, ReadBack, WriteRecord, reconcile
-from harness.core.recovery import RecoveryReport, analyse_recovery
+from harness.core.ledger import LedgerReport, ReadBack, WriteOutcome, WriteRecord, reconcile
+from harness.core.recovery import Holdout, RecoveryReport, analyse_recovery
 from harness.core.samples import FlowSamples
 from harness.core.slo import PhaseSlo, slo_by_phase
 from harness.core.targets import FlowTarget, RecoveryTarget, SteadyStateSpec
@@ -42,6 +51,15 @@ LEDGER_SERIES = "write-ledger"
 
 _NS_PER_S = 1_000_000_000
 _KEYS_SHOWN = 5
+
+
+class RtoClock(enum.Enum):
+    """Which instant an RTO target is judged from."""
+
+    INJECT = "inject"
+    """The stack must heal while the fault stands (a crash): ``t_rec - t_inject``."""
+    REVERT = "revert"
+    """The harness holds the fault for a fixed time: ``t_rec_revert - t_revert``."""
 
 
 class VerdictKind(enum.Enum):
@@ -90,6 +108,9 @@ class RunData:
     ledger: Sequence[WriteRecord] = ()
     read_back: ReadBack | None = None
     gating_phases: frozenset[Phase] = frozenset({Phase.BASELINE, Phase.AFTER})
+    rto_clock: RtoClock = RtoClock.INJECT
+    durable_flows: frozenset[str] = frozenset()
+    """Flows declared ``durable_writes: true``: any lost acknowledged write fails."""
 
 
 @dataclass(frozen=True)
@@ -216,24 +237,61 @@ class _Judge:
 
     def rto(
         self, report: RecoveryReport, target: RecoveryTarget, ledger: LedgerReport | None
+    ) -> list[Verdict]:
+        """The RTO verdict on the run's clock; on the inject clock, the revert's too."""
+        if self.run.rto_clock is RtoClock.REVERT and report.t_revert_ns is not None:
+            return [self._rto_from(report, target, ledger, from_revert=True)]
+        verdicts = [self._rto_from(report, target, ledger, from_revert=False)]
+        # An aborted run reverted at once and stopped watching: its ABORT verdict says so.
+        aborted = self.run.timeline.first(EventKind.ABORT) is not None
+        if report.t_revert_ns is not None and not aborted:
+            verdicts.append(self._rto_from(report, target, None, from_revert=True))
+        return verdicts
+
+    def _rto_from(
+        self,
+        report: RecoveryReport,
+        target: RecoveryTarget,
+        ledger: LedgerReport | None,
+        *,
+        from_revert: bool,
     ) -> Verdict:
         run = self.run
         name = run.scenario
-        window_end = (
-            self.until_ns if report.t_rec_ns is None else report.t_rec_ns + report.stability_ns
-        )
+        if from_revert and report.t_revert_ns is not None:
+            t_from, t_rec = report.t_revert_ns, report.t_rec_revert_ns
+            holdout = report.revert_holdout
+            outage_ns = report.revert_outage_ns
+        else:
+            t_from, t_rec, holdout = report.t_inject_ns, report.t_rec_ns, report.holdout
+            outage_ns = report.outage_ns
+        held = run.rto_clock is RtoClock.REVERT
+        if not from_revert:
+            clock = "from the injection (the stack heals by itself while the fault stands)"
+        elif held:
+            hold = (t_from - report.t_inject_ns) / _NS_PER_S
+            clock = (
+                f"from the revert (the harness held the fault {figure(hold, None)} s, from "
+                f"{self.clock(report.t_inject_ns)}; the hold is no part of the stack's RTO)"
+            )
+        else:
+            clock = (
+                f"from the revert at {self.clock(t_from)} (restoring what the fault took "
+                "must not break the steady state either)"
+            )
+        window_end = self.until_ns if t_rec is None else t_rec + report.stability_ns
         refs = tuple(
             SampleRange(
                 flow,
-                bisect_left(run.flows[flow].starts, report.t_inject_ns - report.window_ns),
+                bisect_left(run.flows[flow].starts, t_from - report.window_ns),
                 bisect_left(run.flows[flow].starts, window_end),
             )
             for flow in report.critical_flows
             if flow in run.flows
         )
-        window = (report.t_inject_ns, window_end)
+        window = (t_from, window_end)
         outage_from = min(
-            (max(o.start_ns, report.t_inject_ns) for o in report.outages),
+            (max(o.start_ns, t_from) for o in report.outages if o.end_ns > t_from),
             default=None,
         )
         lost = (
@@ -242,86 +300,90 @@ class _Judge:
             else f"; {count(len(ledger.lost))} of {count(ledger.acked)} acknowledged writes lost"
         )
         start = "no outage" if outage_from is None else f"outage from {self.clock(outage_from)}"
-        if (
-            outage_from is not None
-            and report.t_rec_ns is not None
-            and outage_from > report.t_rec_ns
-        ):
-            # Steady (and stable) before anything failed: the outage came after recovery
-            # (e.g. when the revert restarted something); the after phase's SLO judges it.
+        if outage_from is not None and t_rec is not None and outage_from > t_rec:
+            # Steady (and stable) before anything failed: the outage came after recovery;
+            # the next phase's verdicts judge it.
             start = f"no outage until then; a later outage from {self.clock(outage_from)}"
+        what = "RTO" if not from_revert or held else "recovery after the revert"
+
+        def rto_verdict(passed: bool, sentence: str, measured: float | None = None) -> Verdict:
+            return self.verdict(
+                VerdictKind.RTO,
+                passed,
+                sentence,
+                window=window,
+                target=target.rto_s,
+                measured=measured,
+                unit="s",
+                refs=refs,
+            )
+
         if not report.critical_flows:
-            sentence = (
+            return rto_verdict(
+                False,
                 f"{name} recovery cannot be measured: no flow is marked critical; mark the "
-                "flows whose steady state defines recovery as critical in service levels"
+                "flows whose steady state defines recovery as critical in service levels",
             )
-            return self.verdict(
-                VerdictKind.RTO,
+        details = self._decomposition(report, holdout, outage_ns, from_revert=from_revert)
+        if t_rec is None:
+            observed = (self.until_ns - t_from) / _NS_PER_S
+            return rto_verdict(
                 False,
-                sentence,
-                window=window,
-                target=target.rto_s,
-                unit="s",
-                refs=refs,
-            )
-        if report.rto_ns is None or report.t_rec_ns is None:
-            observed = report.observed_ns / _NS_PER_S
-            sentence = (
-                f"{name} not recovered within {figure(observed, None)} s of observation "
-                f"(target {plain(target.rto_s)} s; {start}, not steady for "
+                f"{name} {what} not recovered within {figure(observed, None)} s of observation "
+                f"{clock} (target {plain(target.rto_s)} s; {start}, not steady for "
                 f"{plain(report.stability_ns / _NS_PER_S)} s by {self.clock(self.until_ns)})"
-                f"{self._decomposition(report)}{lost}"
+                f"{details}{lost}",
             )
-            return self.verdict(
-                VerdictKind.RTO,
-                False,
-                sentence,
-                window=window,
-                target=target.rto_s,
-                unit="s",
-                refs=refs,
-            )
-        rto = report.rto_ns / _NS_PER_S
-        passed = report.rto_ns <= round(target.rto_s * _NS_PER_S)
+        rto_ns = t_rec - t_from
+        rto = rto_ns / _NS_PER_S
+        passed = rto_ns <= round(target.rto_s * _NS_PER_S)
         verb = "within" if passed else "exceeds"
-        sentence = (
-            f"{name} RTO {figure(rto, target.rto_s)} s {verb} target {plain(target.rto_s)} s "
-            f"({start}, steady again at {self.clock(report.t_rec_ns)})"
-            f"{self._decomposition(report)}{lost}"
-        )
-        return self.verdict(
-            VerdictKind.RTO,
+        return rto_verdict(
             passed,
-            sentence,
-            window=window,
-            target=target.rto_s,
-            measured=rto,
-            unit="s",
-            refs=refs,
+            f"{name} {what} {figure(rto, target.rto_s)} s {clock} {verb} target "
+            f"{plain(target.rto_s)} s ({start}, steady again at {self.clock(t_rec)})"
+            f"{details}{lost}",
+            rto,
         )
 
-    def _decomposition(self, report: RecoveryReport) -> str:
+    def _decomposition(
+        self,
+        report: RecoveryReport,
+        holdout: Holdout | None,
+        outage_ns: int,
+        *,
+        from_revert: bool,
+    ) -> str:
         def after_inject(t_ns: int | None, what: str) -> str | None:
             if t_ns is None:
                 return None
             return f"{what} +{figure((t_ns - report.t_inject_ns) / _NS_PER_S, None)} s"
 
-        parts = [
-            after_inject(report.t_detect_ns, "detected"),
-            after_inject(report.t_failover_ns, "DB failover"),
-            after_inject(report.t_app_reconnect_ns, "app reconnected"),
-        ]
-        after_revert = report.rec_after_revert_ns
-        if after_revert is not None:
-            side = "after" if after_revert >= 0 else "before"
-            parts.append(f"steady {figure(abs(after_revert) / _NS_PER_S, None)} s {side} revert")
-        parts.append(f"total outage {figure(report.outage_ns / _NS_PER_S, None)} s")
-        parts.append(self._holdout(report))
+        parts: list[str | None] = []
+        if from_revert:
+            if report.rto_ns is not None:
+                since_inject = figure(report.rto_ns / _NS_PER_S, None)
+                parts.append(f"first steady again {since_inject} s after the injection")
+        else:
+            parts += [
+                after_inject(report.t_detect_ns, "detected"),
+                after_inject(report.t_failover_ns, "DB failover"),
+                after_inject(report.t_app_reconnect_ns, "app reconnected"),
+            ]
+            after_revert = report.rec_after_revert_ns
+            if after_revert is not None:
+                side = "after" if after_revert >= 0 else "before"
+                parts.append(
+                    f"steady {figure(abs(after_revert) / _NS_PER_S, None)} s {side} revert"
+                )
+        parts.append(f"total outage {figure(outage_ns / _NS_PER_S, None)} s")
+        parts.append(self._holdout(report, holdout, from_revert=from_revert))
         return "; " + ", ".join(p for p in parts if p is not None)
 
-    def _holdout(self, report: RecoveryReport) -> str | None:
+    def _holdout(
+        self, report: RecoveryReport, held: Holdout | None, *, from_revert: bool
+    ) -> str | None:
         """Which critical flow held the steady state back, and on which condition."""
-        held = report.holdout
         if held is None:
             return None
         target = next((t for t in self.run.flow_targets if t.name == held.flow), None)
@@ -330,8 +392,13 @@ class _Judge:
         if held.steady_from_ns is None:
             head = f"{held.flow} not steady by the end (its last {window_s} s"
         else:
-            at = figure((held.steady_from_ns - report.t_inject_ns) / _NS_PER_S, None)
-            head = f"{held.flow} steady again last, at +{at} s (its {window_s} s before"
+            base, mark = (
+                (report.t_revert_ns, " after the revert")
+                if from_revert and report.t_revert_ns is not None
+                else (report.t_inject_ns, "")
+            )
+            at = figure((held.steady_from_ns - base) / _NS_PER_S, None)
+            head = f"{held.flow} steady again last, at +{at} s{mark} (its {window_s} s before"
         if state.count == 0:
             return f"{head}: no sample)"
         pct = 100 * state.ok / state.count
@@ -380,6 +447,35 @@ class _Judge:
             measured=rpo,
             unit="s",
             refs=refs,
+        )
+
+    def durable(self, ledger: LedgerReport) -> Verdict:
+        """Flows declared ``durable_writes: true`` may lose no acknowledged write at all."""
+        run = self.run
+        durable = run.durable_flows
+        names = ", ".join(sorted(durable))
+        acked = sum(1 for r in run.ledger if r.outcome is WriteOutcome.OK and r.flow in durable)
+        lost = [w for w in ledger.lost if w.flow in durable]
+        head = (
+            f"{run.scenario} durable writes ({names}): {count(len(lost))} of {count(acked)} "
+            "acknowledged writes lost"
+        )
+        if lost:
+            sentence = (
+                f"{head} ({_keys([w.key for w in lost])}); durable_writes: true allows none, "
+                "whatever the family's RPO says"
+            )
+        else:
+            sentence = f"{head}, as durable_writes: true requires"
+        return self.verdict(
+            VerdictKind.RPO,
+            not lost,
+            sentence,
+            window=_ledger_window(run.ledger),
+            target=0.0,
+            measured=float(len(lost)),
+            unit="writes",
+            refs=_ranges(LEDGER_SERIES, (w.index for w in lost)),
         )
 
     def no_read_back(self) -> Verdict:
@@ -439,8 +535,9 @@ class _Judge:
         slowly: the outage is judged by the RTO).
         """
         measured = figures.p95_ms
+        during = "while the fault stood" if figures.phase is Phase.FAULT else "while recovering"
         where = (
-            f"while the fault stood ({self.clock(figures.t_from_ns)}-"
+            f"{during} ({self.clock(figures.t_from_ns)}-"
             f"{self.clock(figures.t_to_ns)}, {count(figures.ok)} OK samples)"
         )
         if measured is None:
@@ -555,9 +652,11 @@ def evaluate_run(run: RunData) -> RunVerdicts:
 
     recovery = analyse_recovery(run.flows, run.flow_targets, run.steady, run.timeline, until)
     if recovery is not None and run.recovery_target is not None:
-        verdicts.append(judge.rto(recovery, run.recovery_target, ledger))
+        verdicts.extend(judge.rto(recovery, run.recovery_target, ledger))
     if ledger is not None:
         verdicts.append(judge.rpo(ledger))
+        if run.durable_flows:
+            verdicts.append(judge.durable(ledger))
         verdicts.append(judge.integrity(ledger))
     elif run.ledger:
         verdicts.append(judge.no_read_back())
@@ -570,7 +669,9 @@ def evaluate_run(run: RunData) -> RunVerdicts:
         if figures.phase in run.gating_phases:
             verdicts.extend(judge.slo(figures, by_name[figures.flow]))
         elif (
-            figures.phase is Phase.FAULT and degraded is not None and by_name[figures.flow].critical
+            figures.phase in (Phase.FAULT, Phase.RECOVERY)
+            and degraded is not None
+            and by_name[figures.flow].critical
         ):
             verdicts.append(judge.degraded(figures, degraded))
     return RunVerdicts(tuple(verdicts), recovery, slo, ledger, until)

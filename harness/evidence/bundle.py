@@ -9,8 +9,9 @@ Layout (``docs/evidence.md`` describes every file)::
 
     <run id>/manifest.json            the environment (rewritten with the end time)
     <run id>/scenarios/<name>/        timeline.json, samples/<flow>.csv, verdicts.json,
-                                      invariants.json, facts.json, telemetry.csv,
-                                      logs/<component>.log
+                                      invariants.json, facts.json, ledger.csv,
+                                      telemetry.csv, logs/<component>.log
+                                      (an errored scenario: facts.json only)
     <run id>/files/<name>             extra artefacts (Locust stats)
     <run id>/summary.json, controls.json, junit.xml, allure-results/, report.html,
     <run id>/metrics.prom, SHA256SUMS.pub, SHA256SUMS, SHA256SUMS.sig
@@ -36,12 +37,18 @@ from harness.evidence.controls import ControlStatus, control_map
 from harness.evidence.html import report_html
 from harness.evidence.junit import junit_xml
 from harness.evidence.model import (
+    LEDGER_CSV,
+    ErroredScenario,
     EvidenceError,
     JsonValue,
     RunManifest,
     ScenarioEvidence,
+    ScenarioRecord,
+    ledger_csv,
     ledger_json,
     recovery_json,
+    safe_name,
+    scenario_folder,
     slo_json,
     telemetry_csv,
     utc_text,
@@ -58,7 +65,6 @@ from harness.evidence.summary import (
 )
 from harness.levels import Control
 
-_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 
@@ -86,11 +92,6 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def safe_name(name: str) -> str:
-    """A file-system-safe form of a scenario, flow or component name."""
-    return _SAFE.sub("_", name).strip("._") or "_"
-
-
 def _json(value: JsonValue) -> bytes:
     return (json.dumps(value, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
 
@@ -109,7 +110,7 @@ def samples_csv(samples: FlowSamples) -> bytes:
 
 
 class EvidenceBundle:
-    """One run's evidence folder; ``add_scenario`` as scenarios finish, then ``finish``."""
+    """One run's evidence folder; ``add_scenario`` as scenarios end, then ``finish``."""
 
     def __init__(
         self,
@@ -133,7 +134,7 @@ class EvidenceBundle:
         self.scrubber = Scrubber(tuple(secrets))
         self.signing_key = None if signing_key is None else chain.load_signing_key(signing_key)
         self.pushgateway_url = pushgateway_url
-        self.scenarios: list[ScenarioEvidence] = []
+        self.scenarios: list[ScenarioRecord] = []
         self.finished = False
         try:
             self.path.mkdir(parents=True, exist_ok=False)
@@ -164,15 +165,38 @@ class EvidenceBundle:
                 "the reports folder's permissions (the bundle stays marked INCOMPLETE)"
             ) from exc
 
-    def add_scenario(self, evidence: ScenarioEvidence) -> None:
-        folder = f"scenarios/{safe_name(evidence.scenario)}"
-        taken = {safe_name(s.scenario) for s in self.scenarios}
-        if safe_name(evidence.scenario) in taken:
+    def add_scenario(self, evidence: ScenarioRecord) -> None:
+        """A judged scenario's files, or an errored one's ``facts.json``."""
+        folder = scenario_folder(evidence.scenario)
+        if folder in {scenario_folder(s.scenario) for s in self.scenarios}:
             raise EvidenceError(
                 f"expected each scenario once in run {self.manifest.run_id}, saw "
                 f"{evidence.scenario!r} again (folder {folder}); give repeated scenarios "
                 "distinct names"
             )
+        facts: dict[str, JsonValue] = {
+            "scenario": evidence.scenario,
+            "family": evidence.family,
+            "controls": list(evidence.controls),
+            "started_at": utc_text(evidence.started_at),
+            "ended_at": utc_text(evidence.ended_at),
+            "outcome": evidence.outcome.value,
+            "passed": evidence.passed,
+        }
+        if isinstance(evidence, ErroredScenario):
+            facts |= {
+                "error_type": evidence.error_type,
+                "error": evidence.message,
+                "sentence": evidence.sentence,
+                "trace": evidence.trace,
+            }
+        else:
+            facts |= self._judged(folder, evidence)
+        self._write(f"{folder}/facts.json", _json(facts))
+        self.scenarios.append(evidence)
+
+    def _judged(self, folder: str, evidence: ScenarioEvidence) -> dict[str, JsonValue]:
+        """Write a judged scenario's files but ``facts.json``; return its facts."""
         timeline = evidence.timeline
         self._write(
             f"{folder}/timeline.json",
@@ -213,29 +237,19 @@ class EvidenceBundle:
             verdict_json(v) for v in evidence.all_verdicts if v.kind is VerdictKind.INVARIANT
         ]
         self._write(f"{folder}/invariants.json", _json(invariants))
-        self._write(
-            f"{folder}/facts.json",
-            _json(
-                {
-                    "scenario": evidence.scenario,
-                    "family": evidence.family,
-                    "controls": list(evidence.controls),
-                    "started_at": utc_text(evidence.started_at),
-                    "ended_at": utc_text(evidence.ended_at),
-                    "fault": evidence.fault,
-                    "landed": list(evidence.landed),
-                    "abort_reason": evidence.abort_reason,
-                    "rto_floor": list(evidence.rto_floor),
-                    "critical_flows": list(evidence.critical_flows),
-                    "passed": evidence.passed,
-                }
-            ),
-        )
+        if evidence.writes is not None:
+            self._write(f"{folder}/{LEDGER_CSV}", ledger_csv(evidence.writes, timeline))
         if evidence.telemetry is not None:
             self._write(f"{folder}/telemetry.csv", telemetry_csv(evidence.telemetry))
         for component, text in sorted(evidence.logs.items()):
             self._write(f"{folder}/logs/{safe_name(component)}.log", text.encode("utf-8"))
-        self.scenarios.append(evidence)
+        return {
+            "fault": evidence.fault,
+            "landed": list(evidence.landed),
+            "abort_reason": evidence.abort_reason,
+            "rto_floor": list(evidence.rto_floor),
+            "critical_flows": list(evidence.critical_flows),
+        }
 
     def add_file(self, name: str, data: bytes) -> None:
         """An extra artefact under ``files/`` (a relative POSIX path without ``..``)."""
@@ -302,5 +316,9 @@ class EvidenceBundle:
 
 def _evidenced_here(statuses: Sequence[ControlStatus], run_id: str) -> list[tuple[str, bool]]:
     return [
-        (s.control_id, any(e.run_id == run_id and e.passed for e in s.evidence)) for s in statuses
+        (
+            s.control_id,
+            not s.flagged and any(e.run_id == run_id and e.passed for e in s.evidence),
+        )
+        for s in statuses
     ]

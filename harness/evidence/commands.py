@@ -98,8 +98,8 @@ def report_command(bundle: Path, allure: bool, out: TextIO = sys.stdout) -> int:
     except EvidenceError as exc:
         print(exc, file=sys.stderr)
         return EXIT_FAILED
-    failed = [s.scenario for s in summary.scenarios if not s.passed]
-    verdict = "GO" if summary.passed else f"NO-GO ({', '.join(failed)} failed)"
+    failed = [f"{s.scenario} {s.outcome.value}" for s in summary.scenarios if not s.passed]
+    verdict = "GO" if summary.passed else f"NO-GO ({', '.join(failed)})"
     print(f"run {summary.run_id}: {verdict}", file=out)
     print(f"report: {bundle / 'report.html'}", file=out)
     if not allure:

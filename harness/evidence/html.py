@@ -1,13 +1,15 @@
 """``report.html``: the run for a person, in one self-contained file.
 
-No request leaves the file: CSS is inline, charts are inline SVG, there are no fonts,
-scripts or links, and a Content-Security-Policy of ``default-src 'none'`` makes the
-browser refuse any request a future edit might add. Sections: the go / no-go summary
-(per control and per scenario), then per scenario the verdicts, RTO and RPO against
-their targets with the recovery instants, the charts, SLO figures per phase, the ledger,
-the abort and landed-check facts, the RTO floor, the infrastructure telemetry (charts,
-figures per series, failed reads), the component logs of the scenario; last the
-environment.
+No request leaves the file: CSS is inline, charts are inline SVG, there are no fonts or
+scripts, the only links are in-page anchors and relative links to the bundle's own
+files (each scenario's ``ledger.csv``), and a Content-Security-Policy of
+``default-src 'none'`` makes the browser refuse any request a future edit might add.
+Sections: the go / no-go summary (per control and per scenario: passed, failed or
+errored), then per judged scenario the verdicts, RTO and RPO against their targets with
+the recovery instants, the charts, SLO figures per phase, the ledger, the abort and
+landed-check facts, the RTO floor, the infrastructure telemetry (charts, figures per
+series, failed reads), the component logs of the scenario; per errored scenario the
+exception and its traceback; last the environment.
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ from harness.core.timeline import Timeline
 from harness.core.verdict import VerdictKind
 from harness.evidence import charts
 from harness.evidence.controls import ControlStatus
-from harness.evidence.model import RunManifest, ScenarioEvidence, utc_text
+from harness.evidence.model import (
+    LEDGER_CSV,
+    ErroredScenario,
+    RunManifest,
+    ScenarioEvidence,
+    ScenarioOutcome,
+    ScenarioRecord,
+    scenario_folder,
+    utc_text,
+)
 from harness.telemetry import Gap, Metric, Telemetry
 
 CSS = """
@@ -39,6 +50,12 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 def _mark(passed: bool, yes: str = "PASS", no: str = "FAIL") -> str:
     return f'<span class="pass">{yes}</span>' if passed else f'<span class="fail">{no}</span>'
+
+
+def _outcome(scenario: ScenarioRecord) -> str:
+    if scenario.outcome is ScenarioOutcome.ERRORED:
+        return '<span class="fail">ERROR</span>'
+    return _mark(scenario.passed)
 
 
 def _seconds(value: float | None) -> str:
@@ -139,10 +156,27 @@ def _telemetry(telemetry: Telemetry, timeline: Timeline) -> str:
     return "\n".join(parts)
 
 
+def _errored(scenario: ErroredScenario) -> str:
+    return "\n".join(
+        [
+            f'<h2 id="s-{escape(scenario.scenario)}">{escape(scenario.scenario)} '
+            f"{_outcome(scenario)}</h2>",
+            f"<p>family <b>{escape(scenario.family)}</b>; controls "
+            f"{escape(', '.join(scenario.controls) or 'none')}; "
+            f"{escape(utc_text(scenario.started_at))} to {escape(utc_text(scenario.ended_at))}"
+            "</p>",
+            f'<p class="fail">{escape(scenario.sentence)}</p>',
+            "<p>It raised before it could be judged: no verdict says how the stack did.</p>",
+            f"<details><summary>traceback</summary><pre>{escape(scenario.trace or '-')}</pre>"
+            "</details>",
+        ]
+    )
+
+
 def _scenario(scenario: ScenarioEvidence) -> str:
     parts = [
         f'<h2 id="s-{escape(scenario.scenario)}">{escape(scenario.scenario)} '
-        f"{_mark(scenario.passed)}</h2>",
+        f"{_outcome(scenario)}</h2>",
         f"<p>family <b>{escape(scenario.family)}</b>; fault "
         f"<b>{escape(scenario.fault or 'none')}</b>; controls "
         f"{escape(', '.join(scenario.controls) or 'none')}; "
@@ -201,6 +235,12 @@ def _scenario(scenario: ScenarioEvidence) -> str:
                 ],
             )
         )
+    if scenario.writes is not None:
+        href = escape(f"{scenario_folder(scenario.scenario)}/{LEDGER_CSV}")
+        parts.append(
+            f"<p>Every write ({len(scenario.writes):,}) with its instants, outcome, copies in "
+            f'the database and through the app, and class: <a href="{href}">{LEDGER_CSV}</a></p>'
+        )
     facts = [f"<li>landed: {escape(s)}</li>" for s in scenario.landed]
     if not scenario.landed and scenario.fault is not None:
         facts.append('<li class="fail">no landed check was recorded</li>')
@@ -227,25 +267,32 @@ def _scenario(scenario: ScenarioEvidence) -> str:
     return "\n".join(parts)
 
 
+def _why(scenario: ScenarioRecord) -> str:
+    if isinstance(scenario, ErroredScenario):
+        return scenario.sentence
+    return "; ".join(v.sentence for v in scenario.failed) or "all verdicts passed"
+
+
 def report_html(
     manifest: RunManifest,
-    scenarios: Sequence[ScenarioEvidence],
+    scenarios: Sequence[ScenarioRecord],
     controls: Sequence[ControlStatus],
 ) -> str:
     go = bool(scenarios) and all(s.passed for s in scenarios)
-    failing = sum(1 for s in scenarios if not s.passed)
+    failed = sum(s.outcome is ScenarioOutcome.FAILED for s in scenarios)
+    errored = sum(s.outcome is ScenarioOutcome.ERRORED for s in scenarios)
     verdict = (
         '<p class="go">GO</p>'
         if go
-        else f'<p class="nogo">NO-GO</p><p>{failing} of {len(scenarios)} scenarios failed'
-        f"{'' if scenarios else ' (no scenario ran)'}.</p>"
+        else f'<p class="nogo">NO-GO</p><p>{failed} of {len(scenarios)} scenarios failed, '
+        f"{errored} errored{'' if scenarios else ' (no scenario ran)'}.</p>"
     )
     scenario_rows = [
         [
             f'<a href="#s-{escape(s.scenario)}">{escape(s.scenario)}</a>',
             escape(s.family),
-            _mark(s.passed),
-            escape("; ".join(v.sentence for v in s.failed) or "all verdicts passed"),
+            _outcome(s),
+            escape(_why(s)),
         ]
         for s in scenarios
     ]
@@ -270,12 +317,12 @@ def report_html(
         f"<h1>odoo-resilience run {escape(manifest.run_id)}</h1>",
         verdict,
         "<h2>Scenarios</h2>",
-        _table(["scenario", "family", "verdict", "failing verdicts"], scenario_rows),
+        _table(["scenario", "family", "outcome", "failing verdicts or error"], scenario_rows),
         "<h2>Controls</h2>",
         _table(["control", "description", "state", "why"], control_rows)
         if control_rows
         else "<p>No control is declared in the service levels.</p>",
-        *(_scenario(s) for s in scenarios),
+        *(_errored(s) if isinstance(s, ErroredScenario) else _scenario(s) for s in scenarios),
         "<h2>Environment</h2>",
         _table(["", ""], [[escape(name), escape(value)] for name, value in manifest.properties()]),
         "</body></html>",

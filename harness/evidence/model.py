@@ -1,21 +1,27 @@
-"""What a finished scenario hands to the evidence bundle, and what describes the run.
+"""What a scenario hands to the evidence bundle, and what describes the run.
 
-``ScenarioEvidence`` and ``RunManifest`` are plain frozen data: the scenario runner
-builds them from the core's results, and tests build them synthetically. Nothing here
-reads a clock or the environment; serialising to JSON-ready values lives here so that
-every writer (bundle, Allure, summaries) renders the same facts the same way.
+A scenario ends one of three ways (``ScenarioOutcome``): its verdicts passed, some
+failed (both a ``ScenarioEvidence``), or it raised before it could be judged (an
+``ErroredScenario``: no timeline, no verdict, the exception). ``ScenarioRecord`` is
+either. ``LedgerWrite`` is one write of a scenario's ledger as the read-back found it.
+These and ``RunManifest`` are plain frozen data: the scenario runner and the pytest
+plugin build them, tests build them synthetically. Nothing here reads a clock or the
+environment; serialising to JSON-ready values and CSV lives here so that every writer
+(bundle, Allure, summaries) renders the same facts the same way.
 """
 
 from __future__ import annotations
 
 import csv
+import enum
 import io
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from harness.core.ledger import LedgerReport
+from harness.core.ledger import LedgerReport, WriteOutcome
 from harness.core.recovery import RecoveryReport
 from harness.core.samples import FlowSamples
 from harness.core.slo import PhaseSlo
@@ -24,12 +30,55 @@ from harness.core.verdict import RunVerdicts, Verdict
 from harness.errors import HarnessError
 from harness.telemetry import Telemetry
 
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+LEDGER_CSV = "ledger.csv"
+"""The write ledger's file in a scenario's folder."""
+
 JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
 """A value ``json.dumps`` writes as is (the bundle's files are built from these)."""
 
 
 class EvidenceError(HarnessError):
     """The evidence bundle could not be written, read or checked as asked."""
+
+
+class ScenarioOutcome(enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    """It was judged and a verdict failed (or it aborted)."""
+    ERRORED = "errored"
+    """It raised before it could be judged: no verdict says how the stack did."""
+
+
+class WriteClass(enum.Enum):
+    """What a ledger write turned out to be, as the RPO and integrity verdicts class it."""
+
+    ACKNOWLEDGED_PRESENT = "acknowledged-present"
+    LOST = "lost"
+    UNKNOWN_PRESENT = "unknown-present"
+    UNKNOWN_ABSENT = "unknown-absent"
+    FAILED_PRESENT = "failed-present"
+    FAILED_ABSENT = "failed-absent"
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerWrite:
+    """One write of a scenario's ledger and what the read-back found of its key.
+
+    Instants are monotonic ns, the clock of the scenario's timeline; ``t_complete_ns``
+    of an OK write is its acknowledgement. ``tenant`` names the database the write went
+    to when it was not the run's own (None: the run's own).
+    """
+
+    key: str
+    flow: str
+    tenant: str | None
+    t_invoke_ns: int
+    t_complete_ns: int
+    outcome: WriteOutcome
+    db_copies: int
+    app_copies: int
+    write_class: WriteClass
 
 
 @dataclass(frozen=True)
@@ -42,6 +91,8 @@ class ScenarioEvidence:
     (the Allure severity follows them). ``logs`` maps a component name to what it logged
     during the scenario; it is scrubbed of secrets before it is written. ``telemetry`` is
     what the database, cache and ingress did meanwhile (None: nothing was sampled).
+    ``writes`` is every write of the ledger (None: the writes were not handed over,
+    which is not the same as a ledger that wrote nothing).
     """
 
     scenario: str
@@ -60,6 +111,7 @@ class ScenarioEvidence:
     invariants: tuple[Verdict, ...] = ()
     critical_flows: tuple[str, ...] = ()
     telemetry: Telemetry | None = None
+    writes: tuple[LedgerWrite, ...] | None = None
 
     @property
     def all_verdicts(self) -> tuple[Verdict, ...]:
@@ -70,12 +122,55 @@ class ScenarioEvidence:
         return self.abort_reason is None and all(v.passed for v in self.all_verdicts)
 
     @property
+    def outcome(self) -> ScenarioOutcome:
+        return ScenarioOutcome.PASSED if self.passed else ScenarioOutcome.FAILED
+
+    @property
     def failed(self) -> tuple[Verdict, ...]:
         return tuple(v for v in self.all_verdicts if not v.passed)
 
     @property
     def duration_s(self) -> float:
         return (self.ended_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class ErroredScenario:
+    """A scenario that raised instead of being judged (a read-back or fault that failed,
+    a failed undo, a topology that does not fit): what it was, when, and the exception.
+
+    ``scenario`` is the scenario's name when the test had started one, else the test's
+    node id; ``trace`` is the traceback as pytest reported it.
+    """
+
+    scenario: str
+    family: str
+    controls: tuple[str, ...]
+    started_at: datetime
+    ended_at: datetime
+    error_type: str
+    message: str
+    trace: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return False
+
+    @property
+    def outcome(self) -> ScenarioOutcome:
+        return ScenarioOutcome.ERRORED
+
+    @property
+    def sentence(self) -> str:
+        return f"{self.scenario} errored: {self.error_type}: {self.message}"
+
+    @property
+    def duration_s(self) -> float:
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+ScenarioRecord = ScenarioEvidence | ErroredScenario
+"""One scenario of a run as the evidence holds it: judged, or errored."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +231,16 @@ class RunManifest:
             for name, version in sorted(self.component_versions.items())
         )
         return tuple(pairs)
+
+
+def safe_name(name: str) -> str:
+    """A file-system-safe form of a scenario, flow or component name."""
+    return _SAFE.sub("_", name).strip("._") or "_"
+
+
+def scenario_folder(scenario: str) -> str:
+    """The bundle folder (relative, POSIX) of scenario ``scenario``."""
+    return f"scenarios/{safe_name(scenario)}"
 
 
 def utc_text(moment: datetime) -> str:
@@ -233,6 +338,58 @@ def ledger_json(report: LedgerReport | None) -> JsonValue:
         "rpo_s": report.rpo_ns / 1e9,
         "integrity_violations": report.integrity_violations,
     }
+
+
+LEDGER_COLUMNS = (
+    "key",
+    "flow",
+    "tenant",
+    "invoked_s",
+    "completed_s",
+    "invoked_utc",
+    "completed_utc",
+    "outcome",
+    "db_copies",
+    "app_copies",
+    "class",
+)
+
+
+def ledger_csv(writes: Sequence[LedgerWrite], timeline: Timeline) -> bytes:
+    """One line per write in invoke order: instants as exact seconds since the timeline's
+    anchor (``mono_anchor_ns`` in ``timeline.json``) and as UTC wall-clock."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(LEDGER_COLUMNS)
+    for write in writes:
+        writer.writerow(
+            [
+                write.key,
+                write.flow,
+                write.tenant or "",
+                _seconds(write.t_invoke_ns - timeline.mono_anchor_ns),
+                _seconds(write.t_complete_ns - timeline.mono_anchor_ns),
+                wall_text(timeline.wall_ns(write.t_invoke_ns)),
+                wall_text(timeline.wall_ns(write.t_complete_ns)),
+                write.outcome.value,
+                write.db_copies,
+                write.app_copies,
+                write.write_class.value,
+            ]
+        )
+    return out.getvalue().encode("utf-8")
+
+
+def wall_text(wall_ns: int) -> str:
+    """``2024-05-01T12:00:00.123456789Z``: a wall-clock instant in ns, exactly."""
+    seconds, rest = divmod(wall_ns, 1_000_000_000)
+    return f"{datetime.fromtimestamp(seconds, tz=UTC):%Y-%m-%dT%H:%M:%S}.{rest:09d}Z"
+
+
+def _seconds(ns: int) -> str:
+    sign = "-" if ns < 0 else ""
+    whole, rest = divmod(abs(ns), 1_000_000_000)
+    return f"{sign}{whole}.{rest:09d}"
 
 
 def telemetry_csv(telemetry: Telemetry) -> bytes:

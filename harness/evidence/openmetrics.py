@@ -1,8 +1,9 @@
 """``metrics.prom``: the run's figures as OpenMetrics text, and the optional push.
 
-Gauges per scenario (RTO, RPO and their targets, lost writes, pass/fail), per scenario,
-flow and phase (availability ratio, latency quantiles in seconds), and per control
-(evidenced in this run or not). The push goes only to a Pushgateway URL the user gave,
+Gauges per scenario (RTO, RPO and their targets, lost writes, pass/fail, errored: an
+errored scenario has only those two), per scenario, flow and phase (availability
+ratio, latency quantiles in seconds), and per control (evidenced, with a passing
+scenario of this run, or not). The push goes only to a Pushgateway URL the user gave,
 grouped by ``job=odoo_resilience`` and the run id; Pushgateway's text parser takes the
 OpenMetrics ``# UNIT``/``# EOF`` lines as comments.
 """
@@ -16,7 +17,12 @@ from urllib.parse import quote
 import httpx
 
 from harness.core.verdict import VerdictKind
-from harness.evidence.model import EvidenceError, ScenarioEvidence
+from harness.evidence.model import (
+    ErroredScenario,
+    EvidenceError,
+    ScenarioOutcome,
+    ScenarioRecord,
+)
 
 PREFIX = "odoo_resilience_"
 PUSH_TIMEOUT_S = 10.0
@@ -60,10 +66,11 @@ class _Family:
 
 
 def openmetrics_text(
-    run_id: str, scenarios: Sequence[ScenarioEvidence], controls: Sequence[tuple[str, bool]]
+    run_id: str, scenarios: Sequence[ScenarioRecord], controls: Sequence[tuple[str, bool]]
 ) -> str:
-    """``controls`` is (control id, evidenced by a passing scenario of this run)."""
+    """``controls`` is (control id, evidenced with a passing scenario of this run)."""
     passed = _Family("scenario_passed", "", "1 when every verdict of the scenario passed")
+    errored = _Family("scenario_errored", "", "1 when the scenario raised before it was judged")
     rto = _Family("rto_seconds", "seconds", "measured recovery time (t_rec - t_inject)")
     rto_target = _Family("rto_target_seconds", "seconds", "declared recovery time objective")
     rpo = _Family("rpo_seconds", "seconds", "measured data-loss window from the write ledger")
@@ -71,10 +78,17 @@ def openmetrics_text(
     lost = _Family("lost_writes", "", "acknowledged writes absent after recovery")
     availability = _Family("slo_availability_ratio", "ratio", "share of OK probes per phase")
     latency = _Family("slo_latency_seconds", "seconds", "latency quantile of OK probes per phase")
-    control = _Family("control_evidenced", "", "1 when a passing scenario of this run evidences it")
+    control = _Family(
+        "control_evidenced",
+        "",
+        "1 when the control is evidenced with a passing scenario of this run",
+    )
     for scenario in scenarios:
         base = (("run_id", run_id), ("scenario", scenario.scenario), ("family", scenario.family))
         passed.add(base, 1.0 if scenario.passed else 0.0)
+        errored.add(base, 1.0 if scenario.outcome is ScenarioOutcome.ERRORED else 0.0)
+        if isinstance(scenario, ErroredScenario):
+            continue
         for verdict in scenario.all_verdicts:
             if verdict.kind is VerdictKind.RTO:
                 rto.add(base, verdict.measured)
@@ -100,7 +114,18 @@ def openmetrics_text(
     for control_id, evidenced in controls:
         control.add((("run_id", run_id), ("control", control_id)), 1.0 if evidenced else 0.0)
     lines: list[str] = []
-    for family in (passed, rto, rto_target, rpo, rpo_target, lost, availability, latency, control):
+    for family in (
+        passed,
+        errored,
+        rto,
+        rto_target,
+        rpo,
+        rpo_target,
+        lost,
+        availability,
+        latency,
+        control,
+    ):
         lines.extend(family.text())
     lines.append("# EOF")
     return "\n".join(lines) + "\n"

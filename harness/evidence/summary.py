@@ -1,8 +1,9 @@
 """A run's headline figures in one file (``summary.json``), and finding earlier runs.
 
 The control map and the trend read earlier bundles through their ``summary.json``
-only: it holds per scenario the pass/fail, the verdict sentences and the RTO, RPO and
-SLO figures. Only complete bundles count as earlier runs: a folder still marked
+only: it holds per scenario its outcome (passed, failed, errored), the verdict
+sentences (an errored scenario's one line is its exception) and the RTO, RPO and SLO
+figures. Only complete bundles count as earlier runs: a folder still marked
 ``INCOMPLETE`` (a crashed or running run) or without ``SHA256SUMS`` is skipped.
 """
 
@@ -16,9 +17,11 @@ from pathlib import Path
 from harness.core.timeline import Phase
 from harness.core.verdict import VerdictKind
 from harness.evidence.model import (
+    ErroredScenario,
     EvidenceError,
     JsonValue,
-    ScenarioEvidence,
+    ScenarioOutcome,
+    ScenarioRecord,
     parse_utc,
     utc_text,
 )
@@ -27,6 +30,8 @@ SUMMARY = "summary.json"
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
 INCOMPLETE = "INCOMPLETE"
+ERROR_KIND = "error"
+"""``VerdictLine.kind`` of the line that says why an errored scenario was not judged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +55,7 @@ class ScenarioSummary:
     scenario: str
     family: str
     controls: tuple[str, ...]
-    passed: bool
+    outcome: ScenarioOutcome
     ended_at: datetime
     rto_s: float | None
     rto_target_s: float | None
@@ -60,8 +65,28 @@ class ScenarioSummary:
     flows: tuple[FlowFigures, ...]
     verdicts: tuple[VerdictLine, ...]
 
+    @property
+    def passed(self) -> bool:
+        return self.outcome is ScenarioOutcome.PASSED
+
     @classmethod
-    def of(cls, evidence: ScenarioEvidence) -> ScenarioSummary:
+    def of(cls, evidence: ScenarioRecord) -> ScenarioSummary:
+        if isinstance(evidence, ErroredScenario):
+            return cls(
+                scenario=evidence.scenario,
+                family=evidence.family,
+                controls=evidence.controls,
+                outcome=evidence.outcome,
+                ended_at=evidence.ended_at,
+                rto_s=None,
+                rto_target_s=None,
+                rpo_s=None,
+                rpo_target_s=None,
+                lost_writes=None,
+                flows=(),
+                verdicts=(VerdictLine(ERROR_KIND, False, evidence.sentence),),
+            )
+
         def first(kind: VerdictKind) -> tuple[float | None, float | None]:
             for verdict in evidence.all_verdicts:
                 if verdict.kind is kind:
@@ -78,7 +103,7 @@ class ScenarioSummary:
             scenario=evidence.scenario,
             family=evidence.family,
             controls=evidence.controls,
-            passed=evidence.passed,
+            outcome=evidence.outcome,
             ended_at=evidence.ended_at,
             rto_s=rto,
             rto_target_s=rto_target,
@@ -101,6 +126,7 @@ class ScenarioSummary:
             "family": self.family,
             "controls": list(self.controls),
             "passed": self.passed,
+            "outcome": self.outcome.value,
             "ended_at": utc_text(self.ended_at),
             "rto_s": self.rto_s,
             "rto_target_s": self.rto_target_s,
@@ -126,11 +152,13 @@ class ScenarioSummary:
     def from_json(cls, data: dict[str, object]) -> ScenarioSummary:
         flows = _list(data["flows"])
         verdicts = _list(data["verdicts"])
+        # Bundles written before errored scenarios were recorded have no "outcome".
+        judged = ScenarioOutcome.PASSED if data["passed"] else ScenarioOutcome.FAILED
         return cls(
             scenario=str(data["scenario"]),
             family=str(data["family"]),
             controls=tuple(str(c) for c in _list(data["controls"])),
-            passed=bool(data["passed"]),
+            outcome=ScenarioOutcome(data.get("outcome", judged.value)),
             ended_at=parse_utc(str(data["ended_at"])),
             rto_s=_number(data["rto_s"]),
             rto_target_s=_number(data["rto_target_s"]),

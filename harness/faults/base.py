@@ -78,6 +78,12 @@ class Fault(ABC):
     def name(self) -> str:
         """Stable name, e.g. ``node-hang:node-b``."""
 
+    @property
+    def hangs(self) -> bool:
+        """Whether the stack hangs rather than refuses under this fault (a freeze, a
+        throttle, latency): its scenario then names the stall thresholds it applied."""
+        return False
+
     def prepare(self) -> None:
         """Read what the undo or the landed check needs (leader, baselines) before acting."""
         return None

@@ -133,6 +133,10 @@ class LinkLatency(_ToxicFault):
 
     family = FaultFamily.NETWORK
 
+    @property
+    def hangs(self) -> bool:
+        return True
+
     def __init__(
         self,
         runtime: FaultRuntime,
@@ -197,6 +201,10 @@ class LinkBandwidth(_ToxicFault):
     """A bandwidth cap (KB/s) on replies through a DB or Redis link."""
 
     family = FaultFamily.NETWORK
+
+    @property
+    def hangs(self) -> bool:
+        return True
 
     def __init__(
         self, runtime: FaultRuntime, link: str, rate_kbps: int, *, lease_s: float = DEFAULT_LEASE_S

@@ -127,6 +127,10 @@ class NodeHang(Fault):
     def undo_steps(self) -> tuple[UndoStep, ...]:
         return (UndoStep(UndoOp.THAW_NODE, {"node": self.node}),)
 
+    @property
+    def hangs(self) -> bool:
+        return True
+
     def act(self) -> None:
         self.platform.freeze_node(self.node)
 
@@ -204,6 +208,10 @@ class ZoneOutage(Fault):
                 self.platform.crash_node(node)
             else:
                 self.platform.freeze_node(node)
+
+    @property
+    def hangs(self) -> bool:
+        return not self.crash
 
     def measure(self) -> LandedEvidence:
         if self.crash:

@@ -45,6 +45,10 @@ class StorageThrottle(Fault):
     def name(self) -> str:
         return f"storage-throttle:{self.member or 'leader'}"
 
+    @property
+    def hangs(self) -> bool:
+        return True
+
     def prepare(self) -> None:
         if self.member is None:
             self.member = self.platform.leader()

@@ -19,13 +19,14 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from types import TracebackType
 
 import httpx
 
+from harness.core.stalls import Exchange
 from harness.odoo.errors import (
     ClientNotLoggedIn,
     LoginRefused,
@@ -39,6 +40,10 @@ from harness.odoo.errors import (
 
 SESSION_COOKIE = "session_id"
 BODY_EXCERPT_CHARS = 300
+
+
+ExchangeObserver = Callable[[Exchange], None]
+"""Called after every exchange of a client, answered or not (``OdooClient.observer``)."""
 
 
 @dataclass(frozen=True)
@@ -82,8 +87,8 @@ class OdooClient:
         self._ids = itertools.count(1)
         self._uid: int | None = None
         self._session_id: str | None = None
-        self.last_request_ns = 0
-        """``time.monotonic_ns()`` when the latest request was sent (0 before the first)."""
+        self.observer: ExchangeObserver | None = None
+        """Told of every exchange once it ended (the probes time stalls with it)."""
         self._http = httpx.Client(
             base_url=base_url,
             timeout=httpx.Timeout(timeout_s),
@@ -261,12 +266,18 @@ class OdooClient:
             request_id = next(self._ids)
         body = {"jsonrpc": "2.0", "method": "call", "params": params, "id": request_id}
         headers = {"Cookie": f"{SESSION_COOKIE}={session_id}"} if session_id else None
-        self.last_request_ns = time.monotonic_ns()
+        sent = time.monotonic_ns()
         try:
             response = self._http.post(path, json=body, headers=headers)
         except httpx.RequestError as exc:
+            self._observed(where, sent)
             raise _transport_error(exc, where, self.timeout_s) from exc
+        self._observed(where, sent)
         return _parse_answer(response, where), _session_cookie(response)
+
+    def _observed(self, endpoint: str, sent_ns: int) -> None:
+        if self.observer is not None:
+            self.observer(Exchange(endpoint, sent_ns, time.monotonic_ns()))
 
 
 def _transport_error(exc: httpx.RequestError, endpoint: str, timeout_s: float) -> OdooError:

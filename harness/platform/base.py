@@ -77,6 +77,24 @@ class DbMemberStatus:
 
 
 @dataclass(frozen=True)
+class Promotion:
+    """One promotion of a DB replica to leader, as the cluster's own record holds it.
+
+    ``wall_ns`` is when the promotion happened (wall clock, ns since the epoch) by the HA
+    manager's record of it (Patroni: the new timeline's history file, written as the
+    replica ends recovery; CloudNativePG: the cluster's status), never when a client
+    first noticed.
+    """
+
+    previous_timeline: int
+    timeline: int
+    """The timeline the promotion started."""
+    wall_ns: int
+    new_leader: str | None
+    """The member promoted; None when the record does not name it."""
+
+
+@dataclass(frozen=True)
 class StackStatus:
     platform: str
     run_id: str
@@ -139,6 +157,11 @@ class Platform(Protocol):
     def start_component(self, name: str) -> None: ...
 
     def leader(self) -> str | None: ...
+
+    def db_promotions(self) -> tuple[Promotion, ...]:
+        """The DB promotions on the cluster's own record that carry their instant, oldest
+        first; PlatformError when no member can say."""
+        ...
 
     def switchover(self, candidate: str | None = None) -> str:
         """Planned leader change; returns the new leader."""

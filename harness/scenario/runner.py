@@ -11,8 +11,11 @@ Probes measure every business flow from outside for the whole run. The phases:
 - after: a short look that the recovery lasts.
 
 An abort watch reverts the fault at once when a critical flow has been down longer
-than the family's RTO plus the abort margin. After the run the write ledger is read
-back, the ERP invariants are checked and the core judges everything.
+than the family's RTO plus the abort margin, or when a critical flow has spent more of
+its error budget than ``max_error_budget_burn_pct`` allows (counted from the baseline).
+After the run the write ledger is read back, the ERP invariants are checked and the
+core judges everything: a self-healing fault's RTO from its injection and the
+revert's own recovery, a held fault's RTO from its revert (``RtoClock``).
 """
 
 from __future__ import annotations
@@ -36,27 +39,42 @@ from harness.core import (
     evaluate_run,
     first_stable_instant,
 )
+from harness.core.abort import AbortLimits, abort_reason
+from harness.core.ledger import WriteRecord
 from harness.core.steady import system_steady_intervals
+from harness.core.verdict import RtoClock
 from harness.errors import ConfigError, FaultDidNotLand
 from harness.faults.base import Fault, FaultRuntime, LandedEvidence
 from harness.invariants import InvariantResult, check_invariants, invariant_verdicts
-from harness.ledger import AppKeyReader, DbReadBack, ReadBackResult, WriteLedger, read_back
+from harness.ledger import (
+    AppKeyReader,
+    DbReadBack,
+    ReadBackFailed,
+    ReadBackResult,
+    WriteLedger,
+    read_back,
+)
 from harness.levels import FaultFamily, ServiceLevels
 from harness.odoo.client import OdooClient
+from harness.odoo.errors import OdooError
 from harness.odoo.seed import SeedCatalog
 from harness.platform.base import Platform
 from harness.probes import OdooEndpoint, ProbeSet, probe_settings
 from harness.scenario.analysis import window_gate
 from harness.scenario.floor import explain, recovery_floor
+from harness.scenario.readback import readback_verdict
 from harness.scenario.rollout import GateResult
-from harness.scenario.targets import flow_targets, recovery_target, steady_spec
-from harness.scenario.watch import TimelineWatch, longest_down
-from harness.scenario.workload import FaultWindow, Workload, WorkloadFactory
+from harness.scenario.targets import durable_flows, flow_targets, recovery_target, steady_spec
+from harness.scenario.watch import TimelineWatch
+from harness.scenario.workload import FaultWindow, Workload, WorkloadFactory, witness_verdicts
 from harness.telemetry import Telemetry, TelemetrySampler
 
 TICK_S = 0.5
 #: How long probes may run before the baseline for the stack to become steady.
 WARM_UP_LIMIT_S = 60.0
+#: How long the read-back waits for the app to serve again (after an abort the stack
+#: may still be failing over when observation ends).
+READ_BACK_WAIT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +96,9 @@ class ScenarioSpec:
     stalled by a lock retry (Odoo sleeps up to 2**try s) is not the whole p95."""
     workloads: tuple[WorkloadFactory, ...] = ()
     """Traffic next to the probes whose verdicts join the scenario's (``workload``)."""
+    witnesses: tuple[str, ...] = ()
+    """Names of workloads at least one of which must see the fault while it stands, for a
+    fault on something only they exercise (sessions in Redis, attachments in S3)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +121,10 @@ class ScenarioResult:
     """What the database, cache and ingress did meanwhile (``harness.telemetry``)."""
     logs: Mapping[str, str]
     """What each component logged during the scenario (``Platform.component_logs``)."""
+    writes: tuple[WriteRecord, ...] = ()
+    """Every write of the ledger as the verdicts judged it, in invoke order."""
+    write_tenants: Mapping[str, str] = field(default_factory=dict)
+    """Key to tenant database, for the writes that went to another tenant's database."""
 
     @property
     def passed(self) -> bool:
@@ -206,12 +231,7 @@ class ScenarioRunner:
             state.ledger,
             probe_settings(self.levels),
         )
-        watch = TimelineWatch(
-            endpoints.db.conninfo(),
-            lambda t, old, new: state.events.add(
-                EventKind.DB_TIMELINE_SWITCH, t, f"timeline {old} -> {new}"
-            ),
-        )
+        watch = TimelineWatch(self.platform, state.mono0, state.wall0, state.events.add)
         sampler = TelemetrySampler(endpoints)
         workloads = [make(endpoints) for make in spec.workloads]
         watch.start()
@@ -252,7 +272,13 @@ class ScenarioRunner:
         spec, events = state.spec, state.events
         recovery = recovery_target(self.levels, spec.family)
         observe_ns = int((recovery.rto_s + self.steady.stability_s + self.steady.window_s) * 1e9)
-        abort_after_s = recovery.rto_s + self.levels.settings.abort.critical_flow_down_beyond_rto_s
+        abort = self.levels.settings.abort
+        limits = AbortLimits(
+            recovery.rto_s,
+            abort.critical_flow_down_beyond_rto_s,
+            abort.error_budget_window_days,
+            abort.max_error_budget_burn_pct,
+        )
         events.phase(Phase.FAULT)
         fault = spec.make_fault(self.runtime)
         try:
@@ -260,16 +286,17 @@ class ScenarioRunner:
             events.add(EventKind.FAULT_INJECTED, t_inject, fault.name)
             try:
                 state.landed = fault.landed()
-                events.add(EventKind.FAULT_LANDED, time.monotonic_ns(), state.landed.sentence)
+                label = state.landed.sentence
+                if fault.hangs:
+                    label += f"; {self._stall_thresholds()}"
+                events.add(EventKind.FAULT_LANDED, time.monotonic_ns(), label)
             except FaultDidNotLand as exc:
                 events.add(EventKind.FAULT_DID_NOT_LAND, time.monotonic_ns(), str(exc))
             if state.landed is not None:
                 held_until = t_inject + (
                     observe_ns if spec.self_healing else int(spec.hold_s * 1e9)
                 )
-                self._observe(
-                    state, probes, held_until, abort_after_s, until_steady=spec.self_healing
-                )
+                self._observe(state, probes, held_until, limits, until_steady=spec.self_healing)
             t_revert = fault.revert()
             if t_revert is not None:
                 events.add(EventKind.FAULT_REVERTED, t_revert, fault.name)
@@ -283,7 +310,7 @@ class ScenarioRunner:
                 state,
                 probes,
                 time.monotonic_ns() + observe_ns,
-                abort_after_s,
+                limits,
                 until_steady=True,
                 since=t_revert,
             )
@@ -292,6 +319,13 @@ class ScenarioRunner:
                 time.sleep(max(spec.after_s, self.soak_s))
         finally:
             fault.revert()
+
+    def _stall_thresholds(self) -> str:
+        """The stall thresholds a hanging fault is measured with, in words."""
+        flows = ", ".join(
+            f"{f.flow.value} {f.stall_threshold_ms:,} ms" for f in self.levels.critical_flows()
+        )
+        return f"an exchange unanswered past its flow's stall threshold counts as down ({flows})"
 
     # -- observing ----------------------------------------------------------------------
     @staticmethod
@@ -308,25 +342,24 @@ class ScenarioRunner:
         state: _Run,
         probes: ProbeSet,
         deadline_ns: int,
-        abort_after_s: float,
+        limits: AbortLimits,
         *,
         until_steady: bool,
         since: int | None = None,
     ) -> None:
         """Watch until ``deadline_ns`` or, with ``until_steady``, until steady for the
         stability period (from ``since`` when given, else from the inject); may abort."""
-        critical = [t for t in self.targets if t.critical]
         injected = state.events.first(EventKind.FAULT_INJECTED)
+        baseline = state.events.first(EventKind.PHASE_START) or state.mono0
         while injected is not None and time.monotonic_ns() < deadline_ns:
             time.sleep(TICK_S)
             now = time.monotonic_ns()
             flows = probes.samples()
-            down = longest_down(flows, critical, injected, now)
-            if down is not None and down[1] > abort_after_s:
-                state.abort(
-                    f"{down[0]} fully down for {down[1]:.1f} s, beyond the abort limit of "
-                    f"{abort_after_s:.0f} s (RTO + critical_flow_down_beyond_rto_s)"
-                )
+            reason = abort_reason(
+                flows, self.targets, limits, t_inject_ns=injected, baseline_ns=baseline, now_ns=now
+            )
+            if reason is not None:
+                state.abort(reason)
                 return
             if until_steady:
                 steady = system_steady_intervals(flows, self.targets, self.steady.window_ns, now)
@@ -360,7 +393,7 @@ class ScenarioRunner:
                 client = stack.enter_context(
                     OdooClient(endpoints.ingress_url, login.db, login.login, login.password, 60)
                 )
-                client.login()
+                _log_in_once_serving(client, READ_BACK_WAIT_S)
                 readers[name] = (
                     AppKeyReader(client),
                     DbReadBack(endpoints.db.conninfo(dbname=name)),
@@ -375,6 +408,7 @@ class ScenarioRunner:
             )
         timeline = self._timeline(state)
         flows = probes.samples()
+        records = ledger.records()
         run = evaluate_run(
             RunData(
                 scenario=spec.name,
@@ -384,8 +418,10 @@ class ScenarioRunner:
                 flow_targets=self.targets,
                 steady=self.steady,
                 recovery_target=recovery_target(self.levels, spec.family),
-                ledger=ledger.records(),
+                ledger=records,
                 read_back=result.read_back,
+                rto_clock=RtoClock.INJECT if spec.self_healing else RtoClock.REVERT,
+                durable_flows=durable_flows(self.levels),
             )
         )
         end = timeline.events[-1].t_ns
@@ -399,11 +435,17 @@ class ScenarioRunner:
             (state.mono0, end),
         )
         judged = (
+            readback_verdict(result, spec.name, spec.family.value, window.run),
             *invariant_verdicts(invariants, spec.name, spec.family.value, window.run),
+            *witness_verdicts(spec.witnesses, workloads, window),
             *(v for workload in workloads for v in workload.verdicts(window)),
         )
         floor = recovery_floor(
-            spec.family, self.platform.timings(), self.steady.window_s, leader_lost=spec.leader_lost
+            spec.family,
+            self.platform.timings(),
+            self.steady.window_s,
+            leader_lost=spec.leader_lost,
+            hold_s=None if spec.self_healing else spec.hold_s,
         )
         return ScenarioResult(
             spec=spec,
@@ -421,4 +463,28 @@ class ScenarioRunner:
             wall_end_ns=time.time_ns(),
             telemetry=telemetry,
             logs=logs,
+            writes=records,
+            write_tenants={
+                key: tenant
+                for (tenant, _), keys in ledger.keys_by_place().items()
+                if tenant is not None
+                for key in keys
+            },
         )
+
+
+def _log_in_once_serving(client: OdooClient, within_s: float) -> None:
+    """Log ``client`` in as soon as the app answers, waiting at most ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            client.login()
+            return
+        except OdooError as exc:
+            if time.monotonic() >= deadline:
+                raise ReadBackFailed(
+                    f"expected the app to serve again within {within_s:.0f} s of the end of "
+                    f"observation, to read the write ledger back; saw {exc}. The stack did "
+                    "not come back: its logs in the bundle say why"
+                ) from exc
+            time.sleep(1.0)

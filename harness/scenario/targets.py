@@ -21,6 +21,11 @@ def flow_targets(levels: ServiceLevels) -> tuple[FlowTarget, ...]:
     )
 
 
+def durable_flows(levels: ServiceLevels) -> frozenset[str]:
+    """Flows declared ``durable_writes: true``: none of their acknowledged writes may go."""
+    return frozenset(f.flow.value for f in levels.flows if f.durable_writes)
+
+
 def steady_spec(levels: ServiceLevels) -> SteadyStateSpec:
     return SteadyStateSpec(
         window_s=levels.settings.steady_state_window_s,

@@ -29,7 +29,7 @@ from harness.core import Verdict, VerdictKind
 from harness.odoo.client import OdooClient
 from harness.odoo.errors import OdooError
 from harness.platform.endpoints import StackEndpoints
-from harness.scenario.workload import FaultWindow
+from harness.scenario.workload import FaultWindow, during
 
 UPLOAD_BYTES = 4096
 READ_BATCH = 50
@@ -116,22 +116,28 @@ class AttachmentUploads:
                     found[str(row["name"])] = hashlib.sha1(base64.b64decode(datas)).hexdigest()
         return found
 
+    def effect(self, window: FaultWindow) -> str | None:
+        made = [u for u in self.uploads() if during(window, u.t_sent_ns)]
+        failed = [u for u in made if not u.acked]
+        if not failed:
+            return None
+        kinds = ", ".join(sorted({u.error for u in failed}))
+        return f"{len(failed):,} of {len(made):,} uploads failed while the fault stood ({kinds})"
+
     def verdicts(self, window: FaultWindow) -> tuple[Verdict, ...]:
         uploads = self.uploads()
+        acked = [u for u in uploads if u.acked]
+        unread = ""
         try:
-            acked = [u for u in uploads if u.acked]
             found = self._read_back([u.key for u in acked])
+        except OdooError as exc:
+            # The store (or the app) is still out: nothing acknowledged can be shown intact.
+            found, unread = {}, f"{type(exc).__name__}: {exc}"
         finally:
             self._client.close()
         lost = [u.key for u in acked if found.get(u.key) != u.sha1]
-        during = [
-            u
-            for u in uploads
-            if window.injected_ns is not None
-            and u.t_sent_ns >= window.injected_ns
-            and (window.reverted_ns is None or u.t_sent_ns < window.reverted_ns)
-        ]
-        failed_during = sum(not u.acked for u in during)
+        made = [u for u in uploads if during(window, u.t_sent_ns)]
+        failed_during = sum(not u.acked for u in made)
         intact = Verdict(
             VerdictKind.INVARIANT,
             window.scenario,
@@ -149,7 +155,8 @@ class AttachmentUploads:
                 if not lost
                 else f"{len(lost):,} lost or altered ({', '.join(lost[:5])})"
             )
-            + f"; {failed_during:,} of {len(during):,} failed while the fault stood",
+            + (f" (the read-back failed: {unread})" if unread else "")
+            + f"; {failed_during:,} of {len(made):,} failed while the fault stood",
         )
         last = uploads[-1] if uploads else None
         working = last is not None and last.acked

@@ -10,6 +10,7 @@ from harness.core.targets import FlowTarget, RecoveryTarget, SteadyStateSpec
 from harness.core.timeline import EventKind, Phase, Timeline, TimelineEvent
 from harness.core.verdict import (
     LEDGER_SERIES,
+    RtoClock,
     RunData,
     RunVerdicts,
     SampleRange,
@@ -52,6 +53,9 @@ def run_with(
     read_back: ReadBack | None = None,
     degraded_p95_ms: float | None = None,
     slow_ms: Callable[[int], int] = lambda t: 20,
+    rto_clock: RtoClock = RtoClock.INJECT,
+    durable_flows: frozenset[str] = frozenset(),
+    rpo_writes: int = 0,
 ) -> RunVerdicts:
     events = (
         TimelineEvent(EventKind.PHASE_START, 0, "baseline", Phase.BASELINE),
@@ -73,10 +77,16 @@ def run_with(
         flow_targets=TARGETS,
         steady=SteadyStateSpec(10.0, 30.0),
         recovery_target=RecoveryTarget(
-            "db-failover", 30.0, 0.0, 0, degraded_p95_ms=degraded_p95_ms
+            "db-failover",
+            30.0,
+            5.0 if rpo_writes else 0.0,
+            rpo_writes,
+            degraded_p95_ms=degraded_p95_ms,
         ),
         ledger=ledger,
         read_back=read_back,
+        rto_clock=rto_clock,
+        durable_flows=durable_flows,
     )
     return evaluate_run(run)
 
@@ -102,7 +112,8 @@ def test_a_slow_recovery_fails_rto_with_a_readable_sentence() -> None:
     assert rto.window == (60 * S, 135_800 * MS)
     assert rto.sample_refs == (SampleRange("checkout", 250, 679),)
     assert rto.sentence.startswith(
-        "db-failover RTO 45.8 s exceeds target 30 s (outage from 12:01:01.200, steady again "
+        "db-failover RTO 45.8 s from the injection (the stack heals by itself while the fault "
+        "stands) exceeds target 30 s (outage from 12:01:01.200, steady again "
         "at 12:01:45.800); detected +2.2 s, app reconnected +35.0 s, total outage 33.8 s, "
         "checkout steady again last, at +45.8 s (its 10 s before: 50 of 51 OK = 98.04 % "
         "against 99 %, p95 20 ms against 250 ms); 0 of 1,234 acknowledged writes lost"
@@ -134,7 +145,8 @@ def test_no_recovery_gives_a_failing_verdict_not_an_exception() -> None:
     assert not rto.passed
     assert rto.measured is None
     assert rto.sentence.startswith(
-        "db-failover not recovered within 120.0 s of observation (target 30 s; "
+        "db-failover RTO not recovered within 120.0 s of observation from the injection (the "
+        "stack heals by itself while the fault stands) (target 30 s; "
         "outage from 12:01:01.000, not steady for 30 s by 12:03:00.000)"
     )
     assert "checkout not steady by the end (its last 10 s: 0 of 50 OK = 0.00 % against 99 %)" in (
@@ -188,7 +200,8 @@ def test_an_outage_after_the_stack_was_steady_again_is_said_as_later() -> None:
     result = run_with(lambda t: 100 * S <= t < 103 * S)
     (rto,) = [v for v in result.verdicts if v.kind is VerdictKind.RTO]
     assert rto.sentence.startswith(
-        "db-failover RTO 0.0 s within target 30 s (no outage until then; a later outage "
+        "db-failover RTO 0.0 s from the injection (the stack heals by itself while the fault "
+        "stands) within target 30 s (no outage until then; a later outage "
         "from 12:01:40.000, steady again at 12:01:00.000)"
     ), rto.sentence
 
@@ -254,7 +267,108 @@ def test_numbers_are_formatted_for_people() -> None:
 def test_recovery_before_the_revert_is_said_as_such() -> None:
     revert = (TimelineEvent(EventKind.FAULT_REVERTED, 90 * S, "node-a back"),)
     result = run_with(lambda t: 61 * S <= t < 70 * S, extra=revert)
-    (rto,) = [v for v in result.verdicts if v.kind is VerdictKind.RTO]
+    rto, after_revert = [v for v in result.verdicts if v.kind is VerdictKind.RTO]
     assert "steady 9.2 s before revert" in rto.sentence
+    assert after_revert.passed
+    assert after_revert.measured == 0.0
+    assert after_revert.sentence.startswith(
+        "db-failover recovery after the revert 0.0 s from the revert at 12:01:30.000"
+    ), after_revert.sentence
     assert result.recovery is not None
     assert result.recovery.rec_after_revert_ns == -9_200_000_000
+
+
+def test_a_held_fault_is_judged_from_its_revert_and_the_hold_is_named() -> None:
+    # The harness holds the fault from 60 s to 80 s; the stack is down 61-82 s.
+    revert = (TimelineEvent(EventKind.FAULT_REVERTED, 80 * S, "latency lifted"),)
+    result = run_with(lambda t: 61 * S <= t < 82 * S, extra=revert, rto_clock=RtoClock.REVERT)
+    (rto,) = [v for v in result.verdicts if v.kind is VerdictKind.RTO]
+    # Last failure starts 81.8 s, ends 82.8 s, leaves the window at 92.8 s: 12.8 s after
+    # the revert, 32.8 s after the injection (which would miss the 30 s target).
+    assert rto.passed
+    assert rto.measured == 12.8
+    assert rto.window[0] == 80 * S
+    assert rto.sentence.startswith(
+        "db-failover RTO 12.8 s from the revert (the harness held the fault 20.0 s, from "
+        "12:01:00.000; the hold is no part of the stack's RTO) within target 30 s"
+    ), rto.sentence
+    assert "first steady again 32.8 s after the injection" in rto.sentence
+
+
+def test_an_outage_the_revert_causes_fails_the_recovery_after_the_revert() -> None:
+    # A crash healed by 70 s (steady from 80.8 s); restoring the node at 115 s breaks the
+    # stack for 40 s.
+    revert = (TimelineEvent(EventKind.FAULT_REVERTED, 115 * S, "node-a started again"),)
+    result = run_with(
+        lambda t: 61 * S <= t < 70 * S or 116 * S <= t < 156 * S, extra=revert, until_s=260
+    )
+    rto, after_revert = [v for v in result.verdicts if v.kind is VerdictKind.RTO]
+    assert rto.passed, rto.sentence
+    assert rto.measured == 20.8
+    assert not after_revert.passed
+    assert after_revert.measured == 51.8
+    assert after_revert.sentence.startswith(
+        "db-failover recovery after the revert 51.8 s from the revert at 12:01:55.000 "
+        "(restoring what the fault took must not break the steady state either) exceeds "
+        "target 30 s (outage from 12:01:56.000"
+    ), after_revert.sentence
+    assert "total outage 40.0 s" in after_revert.sentence
+    assert not result.passed
+
+
+def test_a_durable_flow_loses_no_write_whatever_the_family_rpo_allows() -> None:
+    ledger = (
+        WriteRecord("so-1", "sale", 50 * S, 50_100 * MS, WriteOutcome.OK),
+        WriteRecord("so-2", "sale", 59 * S, 59_900 * MS, WriteOutcome.OK),
+        WriteRecord("imp-1", "import", 59 * S, 59_900 * MS, WriteOutcome.OK),
+    )
+    result = run_with(
+        lambda t: 61 * S <= t < 70 * S,
+        ledger=ledger,
+        read_back=ReadBack({"so-1": 1}),
+        durable_flows=frozenset({"sale"}),
+        rpo_writes=20,
+    )
+    rpo, durable = [v for v in result.verdicts if v.kind is VerdictKind.RPO]
+    assert rpo.passed, rpo.sentence  # 2 lost within 20 allowed, 0.1 s within 5 s
+    assert not durable.passed
+    assert durable.measured == 1.0
+    assert durable.sample_refs == (SampleRange(LEDGER_SERIES, 1, 2),)
+    assert durable.sentence == (
+        "db-failover durable writes (sale): 1 of 2 acknowledged writes lost (so-2); "
+        "durable_writes: true allows none, whatever the family's RPO says"
+    )
+
+
+def test_durable_writes_all_present_pass_with_their_count() -> None:
+    ledger = (WriteRecord("so-1", "sale", 50 * S, 50_100 * MS, WriteOutcome.OK),)
+    result = run_with(
+        lambda t: 61 * S <= t < 70 * S,
+        ledger=ledger,
+        read_back=ReadBack({"so-1": 1}),
+        durable_flows=frozenset({"sale"}),
+    )
+    (durable,) = [v for v in result.verdicts if v.sentence.startswith("db-failover durable")]
+    assert durable.passed
+    assert durable.sentence.endswith(
+        "0 of 1 acknowledged writes lost, as durable_writes: true requires"
+    )
+
+
+def test_the_recovery_phase_is_held_to_the_degraded_p95() -> None:
+    events = (
+        TimelineEvent(EventKind.FAULT_REVERTED, 100 * S, "rolled back"),
+        TimelineEvent(EventKind.PHASE_START, 100 * S, "recovery", Phase.RECOVERY),
+    )
+    result = run_with(
+        lambda t: False,
+        extra=events,
+        degraded_p95_ms=1000.0,
+        slow_ms=lambda t: 1500 if 100 * S <= t < 150 * S else 20,
+    )
+    recovering = [v for v in result.verdicts if "while recovering" in v.sentence]
+    assert [v.passed for v in recovering] == [False]
+    assert recovering[0].sentence.startswith(
+        "db-failover checkout p95 latency 1,500 ms exceeds the degraded target 1,000 ms "
+        "while recovering (12:01:40.000-12:02:30.000"
+    ), recovering[0].sentence

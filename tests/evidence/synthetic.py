@@ -12,8 +12,10 @@ from harness.core.targets import FlowTarget, RecoveryTarget, SteadyStateSpec
 from harness.core.timeline import EventKind, Phase, Timeline, TimelineEvent
 from harness.core.verdict import RunData, evaluate_run
 from harness.evidence.bundle import EvidenceBundle
-from harness.evidence.model import RunManifest, ScenarioEvidence
+from harness.evidence.model import ErroredScenario, RunManifest, ScenarioEvidence, ScenarioRecord
+from harness.ledger import ReadBackResult
 from harness.levels import Control, FaultFamily
+from harness.scenario.readback import ledger_writes
 from harness.telemetry import Gap, Metric, Reading, Source, Telemetry
 
 MS = 1_000_000
@@ -99,6 +101,7 @@ def scenario(
         WriteRecord(f"so-{i}", "picking", i * S, i * S + 50 * MS, WriteOutcome.OK)
         for i in range(100)
     )
+    read_back = ReadBack({f"so-{i}": 1 for i in range(100)})
     timeline = Timeline(
         mono_anchor_ns=0,
         wall_anchor_ns=int(started_at.timestamp()) * S,
@@ -118,9 +121,10 @@ def scenario(
             steady=SteadyStateSpec(10.0, 20.0),
             recovery_target=RecoveryTarget(family.value, 30.0, 0.0, 0),
             ledger=ledger,
-            read_back=ReadBack({f"so-{i}": 1 for i in range(100)}),
+            read_back=read_back,
         )
     )
+    assert verdicts.ledger is not None
     return ScenarioEvidence(
         scenario=name,
         family=family.value,
@@ -147,6 +151,31 @@ def scenario(
         },
         critical_flows=("warehouse_scan",),
         telemetry=telemetry(until_s, outage_s) if sampled else None,
+        writes=ledger_writes(
+            ledger, ReadBackResult(read_back, len(ledger), ()), verdicts.ledger, {}
+        ),
+    )
+
+
+def errored(
+    name: str = "db-failover:switchover",
+    *,
+    family: FaultFamily = FaultFamily.DB_FAILOVER,
+    started_at: datetime = START,
+) -> ErroredScenario:
+    """A scenario whose read-back raised 90 s in: no timeline, no verdict."""
+    return ErroredScenario(
+        scenario=name,
+        family=family.value,
+        controls=("DR-01",) if family is FaultFamily.DB_FAILOVER else ("BC-02",),
+        started_at=started_at,
+        ended_at=started_at + timedelta(seconds=90),
+        error_type="ReadBackFailed",
+        message=(
+            "expected to read 40 sale.order keys back through the app, saw: 502 Bad "
+            "Gateway. Read back once the app serves again."
+        ),
+        trace="harness/ledger.py:190: in copies\n    raise ReadBackFailed(\nE   ReadBackFailed",
     )
 
 
@@ -174,7 +203,7 @@ def finished_bundle(
     run_id: str = "run-0001",
     *,
     started_at: datetime = START,
-    scenarios: tuple[ScenarioEvidence, ...] | None = None,
+    scenarios: tuple[ScenarioRecord, ...] | None = None,
     signing_key: Path | None = None,
     pushgateway_url: str | None = None,
 ) -> Path:

@@ -15,6 +15,7 @@ from harness.evidence.commands import report_command, trend_command
 from harness.evidence.controls import ControlState, control_map
 from harness.evidence.summary import RunSummary, ScenarioSummary
 from harness.evidence.trend import trend
+from harness.levels import Control, FaultFamily
 from tests.evidence.synthetic import CONTROLS, START, finished_bundle, scenario
 
 
@@ -27,16 +28,26 @@ def _run(run_id: str, days_ago: int, passed: bool) -> RunSummary:
 def test_control_states_follow_the_evidence_period() -> None:
     dr01 = CONTROLS[0]  # db-failover, 90 days
     assert control_map([dr01], [_run("r1", 10, True)], START)[0].state is ControlState.EVIDENCED
-    stale = control_map([dr01], [_run("r1", 120, True), _run("r2", 5, False)], START)[0]
+    stale = control_map([dr01], [_run("r1", 120, True)], START)[0]
     assert stale.state is ControlState.STALE
     assert stale.flagged
     assert "older than the last 90 days" in stale.sentence
-    assert [e.run_id for e in stale.evidence] == ["r1", "r2"]
     failing = control_map([dr01], [_run("r2", 5, False)], START)[0]
     assert failing.state is ControlState.FAILING
+    assert [e.run_id for e in failing.failing] == ["r2"]
     missing = control_map([CONTROLS[1]], [_run("r1", 1, True)], START)[0]
     assert missing.state is ControlState.MISSING
     assert "run a node-loss scenario" in missing.sentence
+
+
+def test_a_control_no_scenario_can_evidence_says_so() -> None:
+    restore = Control("DR-09", (FaultFamily.DISASTER_RESTORE,), "Backups restore", 90)
+    (status,) = control_map([restore], [_run("r1", 1, True)], START)
+    assert status.state is ControlState.MISSING
+    assert status.sentence == (
+        "DR-09 flagged: no run evidences it; the harness has no disaster-restore scenario "
+        "yet, so nothing can evidence it"
+    )
 
 
 def test_the_bundle_control_map_includes_earlier_bundles(tmp_path: Path) -> None:

@@ -9,17 +9,24 @@ Tests run in file order on the session's stack; each restores what it broke.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+import psycopg
 import pytest
 
+from harness.core import EventKind
 from harness.core.ledger import WriteOutcome
 from harness.errors import ComponentFailed, FaultDidNotLand
 from harness.faults import journal, links, reaper
@@ -40,9 +47,11 @@ from harness.load.catalog import write_catalog
 from harness.odoo.client import OdooClient
 from harness.odoo.seed import seed_warehouse
 from harness.platform.base import Health, IoLimits
+from harness.platform.endpoints import HostPort
 from harness.platform.local.platform import LocalPlatform
 from harness.platform.local.process import log_tail
 from harness.scenario import choose
+from harness.scenario.watch import TimelineWatch
 
 pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -290,23 +299,258 @@ def test_an_import_surge_lands_stops_on_revert_and_hands_over_its_writes(
 
 
 # -- database -----------------------------------------------------------------------------
+WRITES_TABLE = "resilience_failover_writes"
+
+
+@dataclass(frozen=True)
+class WriteAttempt:
+    target: str
+    t_start_ns: int
+    t_end_ns: int
+    ok: bool
+
+
+class Writes:
+    """An INSERT tried every ~20 ms on each target (each DB member straight, and the
+    read-write route), each from its own thread on a fresh connection, every attempt
+    timed."""
+
+    def __init__(self, targets: Mapping[str, str]) -> None:
+        self._attempts: list[WriteAttempt] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._run, args=item, name=f"writes-{item[0]}", daemon=True)
+            for item in targets.items()
+        ]
+
+    def __enter__(self) -> Writes:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def _run(self, target: str, conninfo: str) -> None:
+        while not self._stop.wait(0.02):
+            start = time.monotonic_ns()
+            try:
+                with psycopg.connect(conninfo, autocommit=True) as conn:
+                    conn.execute(f"INSERT INTO {WRITES_TABLE} VALUES (%s)", (target,))
+                ok = True
+            except psycopg.Error:
+                ok = False
+            with self._lock:
+                self._attempts.append(WriteAttempt(target, start, time.monotonic_ns(), ok))
+
+    def _of(self, target: str) -> list[WriteAttempt]:
+        with self._lock:
+            return [a for a in self._attempts if a.target == target]
+
+    def first_ok(self, target: str, after_ns: int) -> WriteAttempt | None:
+        return next((a for a in self._of(target) if a.ok and a.t_start_ns > after_ns), None)
+
+    def last_refused_before(self, target: str, before_ns: int) -> WriteAttempt | None:
+        refused = [a for a in self._of(target) if not a.ok and a.t_end_ns < before_ns]
+        return refused[-1] if refused else None
+
+
+def _superuser_conninfo(stack: LocalPlatform, via: HostPort | None = None) -> str:
+    """Superuser into the ``postgres`` database, through ``via`` (default: the router)."""
+    creds = stack.members[0].credentials
+    target = via or stack.endpoints().db.rw
+    return (
+        f"host={target.host} port={target.port} dbname=postgres user={creds.superuser} "
+        f"password={creds.superuser_password} connect_timeout=1 "
+        "options='-c statement_timeout=1000'"
+    )
+
+
+@contextmanager
+def writes_table(stack: LocalPlatform) -> Iterator[None]:
+    with psycopg.connect(_superuser_conninfo(stack), autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {WRITES_TABLE} (target text)")
+    try:
+        yield
+    finally:
+        # Straight to the leader: the router may still point at none right after a fault.
+        leader = stack.cluster.wait_for_leader(60)
+        member = next(m for m in stack.members if m.name == leader)
+        conninfo = _superuser_conninfo(stack, member.pg_address)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f"DROP TABLE IF EXISTS {WRITES_TABLE}")
+
+
+@dataclass(frozen=True)
+class Noticed:
+    kind: EventKind
+    t_ns: int
+    label: str
+    noticed_ns: int
+
+
+@contextmanager
+def watching(stack: LocalPlatform) -> Iterator[list[Noticed]]:
+    """The scenario's timeline watch on the stack, with one anchor pair taken now."""
+    events: list[Noticed] = []
+    watch = TimelineWatch(
+        stack,
+        time.monotonic_ns(),
+        time.time_ns(),
+        lambda kind, t, label: events.append(Noticed(kind, t, label, time.monotonic_ns())),
+    )
+    watch.start()
+    try:
+        yield events
+    finally:
+        watch.stop()
+
+
+def _switches(events: list[Noticed]) -> list[Noticed]:
+    return [e for e in events if e.kind is EventKind.DB_TIMELINE_SWITCH]
+
+
+def _wait(what: str, check: Callable[[], bool], timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, f"expected {what} within {timeout_s:.0f} s"
+        time.sleep(0.1)
+
+
 def test_switchover_moves_the_leader_and_the_revert_moves_it_back(
     local_stack: LocalPlatform, runtime: FaultRuntime
 ) -> None:
     before = local_stack.leader()
     fault = Switchover(runtime)
-    run(fault)
+    with watching(local_stack) as events:
+        run(fault)
+        _wait("two promotions on Patroni's record", lambda: len(_switches(events)) == 2)
     assert fault.new_leader not in (None, before)
+    assert local_stack.leader() == before
+    there, back = _switches(events)
+    assert there.label.endswith(f", {fault.new_leader} promoted")
+    assert back.label.endswith(f", {before} promoted")
+    assert fault.t_inject_ns is not None
+    assert fault.t_revert_ns is not None
+    assert fault.t_inject_ns < there.t_ns < back.t_ns < fault.t_revert_ns
+    print(
+        f"\n[switchover] {there.label} at +{(there.t_ns - fault.t_inject_ns) / 1e9:.3f} s, "
+        f"{back.label} at +{(back.t_ns - fault.t_inject_ns) / 1e9:.3f} s after the request"
+    )
+    assert_whole(local_stack)
+
+
+def test_a_switchover_the_cluster_refuses_did_not_land(
+    local_stack: LocalPlatform, runtime: FaultRuntime
+) -> None:
+    before = local_stack.leader()
+    fault = Switchover(runtime, candidate="pg-9")
+    with pytest.raises(FaultDidNotLand, match="still leading") as caught, fault:
+        fault.landed()
+    print(f"\n[{fault.name}] {caught.value}")
+    assert "candidate does not exists" in str(caught.value)  # Patroni's own words (412)
     assert local_stack.leader() == before
     assert_whole(local_stack)
 
 
-def test_leader_crash_elects_a_new_leader_and_the_old_one_rejoins(
+def test_leader_crash_lands_at_once_and_the_promotion_is_dated_before_the_first_write(
     local_stack: LocalPlatform, runtime: FaultRuntime
 ) -> None:
+    """t_failover is Patroni's record of the promotion, which lies before the first
+    write the new leader accepts, and before the watch (a poller) even noticed it."""
+    targets = {m.name: _superuser_conninfo(local_stack, m.pg_address) for m in local_stack.members}
     fault = LeaderCrash(runtime)
-    run(fault)
-    assert fault.new_leader not in (None, fault.old_leader)
+    targets["router"] = _superuser_conninfo(local_stack)
+    with (
+        writes_table(local_stack),
+        watching(local_stack) as events,
+        Writes(targets) as writes,
+        fault,
+    ):
+        evidence = fault.landed()
+        print(f"\n[{fault.name}] {evidence.sentence}")
+        assert "is dead" in evidence.sentence, "read from /proc, not from a status read"
+        assert evidence.measured < 1.0, "the old primary's death is seen at once"
+        assert fault.t_inject_ns is not None
+        t_inject = fault.t_inject_ns
+        new = local_stack.cluster.wait_for_leader(60, not_equal=fault.old_leader)
+        _wait(
+            f"a write accepted by {new} and through the router, and the promotion recorded",
+            lambda: (
+                writes.first_ok(new, t_inject) is not None
+                and writes.first_ok("router", t_inject) is not None
+                and len(_switches(events)) == 1
+            ),
+        )
+    (switch,) = _switches(events)
+    direct = writes.first_ok(new, t_inject)
+    routed = writes.first_ok("router", t_inject)
+    assert direct is not None
+    assert routed is not None
+    assert switch.label.startswith("timeline ")
+    assert switch.label.endswith(f", {new} promoted")
+    assert fault.t_landed_ns is not None
+    assert t_inject < fault.t_landed_ns < switch.t_ns < direct.t_end_ns
+    assert switch.t_ns < routed.t_end_ns
+    refused = writes.last_refused_before(new, direct.t_start_ns)
+    assert refused is not None, f"{new} refused writes while it was a replica"
+
+    def at(t_ns: int) -> str:
+        return f"+{(t_ns - t_inject) / 1e9:.3f} s"
+
+    print(
+        f"[{fault.name}] after the kill: landed {at(fault.t_landed_ns)}; "
+        f"{switch.label} at {at(switch.t_ns)} (Patroni's record); "
+        f"{new} last refused a write started {at(refused.t_start_ns)}, first accepted one "
+        f"{at(direct.t_start_ns)}..{at(direct.t_end_ns)}; first write through the router "
+        f"{at(routed.t_end_ns)}; the watch noticed the promotion at {at(switch.noticed_ns)}"
+    )
+    assert_whole(local_stack)
+
+
+def _set_pause(stack: LocalPlatform, paused: bool) -> None:
+    """Patroni's maintenance mode (``patronictl pause``): no automatic failover."""
+    answers = []
+    for url in stack.endpoints().patroni_rest.values():  # any live member writes the DCS
+        with contextlib.suppress(httpx.HTTPError):
+            answers.append(httpx.patch(f"{url}/config", json={"pause": paused}, timeout=5))
+            break
+    assert [r.status_code for r in answers] == [200], [r.text for r in answers]
+
+    def everyone_agrees() -> bool:
+        for member_url in stack.endpoints().patroni_rest.values():
+            with contextlib.suppress(httpx.HTTPError):
+                if (
+                    bool(httpx.get(f"{member_url}/patroni", timeout=2).json().get("pause"))
+                    != paused
+                ):
+                    return False
+        return True
+
+    _wait(f"every reachable member {'paused' if paused else 'resumed'}", everyone_agrees)
+
+
+def test_a_leader_crash_with_failover_blocked_lands_and_leaves_no_leader(
+    local_stack: LocalPlatform, runtime: FaultRuntime
+) -> None:
+    """Whether a new leader comes is recovery (RTO), not whether the crash landed."""
+    ttl = local_stack.timings().leader_ttl_s
+    fault = LeaderCrash(runtime)
+    _set_pause(local_stack, True)
+    try:
+        with fault:
+            evidence = fault.landed()
+            print(f"\n[{fault.name}, failover paused] {evidence.sentence}")
+            assert evidence.measured < 1.0
+            time.sleep(ttl + 2 * local_stack.timings().ha_loop_s + 2)
+            assert local_stack.leader() is None, "a paused cluster promoted a replica"
+            _set_pause(local_stack, False)
+            local_stack.cluster.wait_for_leader(60, not_equal=fault.old_leader)
+    finally:
+        _set_pause(local_stack, False)
     assert_whole(local_stack)
 
 

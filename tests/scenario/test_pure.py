@@ -3,15 +3,16 @@ abort watch's arithmetic and the mapping of service levels onto the core."""
 
 from __future__ import annotations
 
-from harness.core import FlowSamples, FlowTarget, Outcome, ProbeSample
+from harness.core import FlowSamples, FlowTarget, Outcome, ProbeSample, RecoveryReport
+from harness.core.abort import longest_down
 from harness.levels import DEFAULT_SERVICE_LEVELS, FaultFamily, load_service_levels
 from harness.platform.base import PlatformTimings
 from harness.scenario.analysis import window_gate
-from harness.scenario.floor import recovery_floor
+from harness.scenario.floor import explain, recovery_floor
 from harness.scenario.targets import flow_targets, recovery_target, steady_spec
-from harness.scenario.watch import longest_down
 
 MS = 1_000_000
+S = 1_000 * MS
 SCAN = FlowTarget("warehouse_scan", True, 99.5, 300, 800)
 
 
@@ -70,6 +71,42 @@ def test_a_leader_loss_floor_adds_lock_expiry_router_ingress_and_window() -> Non
 def test_a_latency_floor_is_the_window_alone() -> None:
     floor = recovery_floor(FaultFamily.STORAGE_LATENCY, TIMINGS, 10, leader_lost=False)
     assert floor.total_s == 10
+
+
+def test_a_held_fault_puts_its_hold_in_the_floor_and_is_compared_from_the_revert() -> None:
+    floor = recovery_floor(FaultFamily.STORAGE_LATENCY, TIMINGS, 10, leader_lost=False, hold_s=20)
+    assert [s.name for s in floor.stages] == [
+        "the harness holds the fault",
+        "steady-state window clears",
+    ]
+    assert (floor.total_s, floor.hold_s) == (30, 20)
+    # Injected at 0, reverted at 20 s, steady again at 28.1 s: no outage at all.
+    report = RecoveryReport(
+        t_inject_ns=0,
+        until_ns=100 * S,
+        stability_ns=30 * S,
+        window_ns=10 * S,
+        t_rec_ns=28_100 * MS,
+        t_detect_ns=None,
+        detected_by=None,
+        t_failover_ns=None,
+        t_app_reconnect_ns=None,
+        reconnected_by=(),
+        t_revert_ns=20 * S,
+        outage_ns=0,
+        outages=(),
+        critical_flows=("warehouse_scan",),
+        t_rec_revert_ns=28_100 * MS,
+    )
+    lines = explain(floor, report)
+    assert lines[1] == (
+        "measured RTO from the revert (the target's clock) 8.1 s against the floor less "
+        "the hold of 10.0 s: 1.9 s under it (stages overlapped)"
+    )
+    assert lines[2] == (
+        "recovery from the injection 28.1 s against a floor of 30.0 s: 1.9 s under it "
+        "(stages overlapped)"
+    )
 
 
 def test_longest_down_measures_from_the_last_success() -> None:

@@ -8,7 +8,8 @@ Owns three things:
   python, run as the DB user, driving the newest installed PostgreSQL with its data,
   config and unix socket under the member's own data directory, listening on 127.0.0.1;
 - ``PatroniCluster``, a client of the members' REST APIs (not a component): who leads,
-  the members' roles, lag and timeline, switchover and failover, and waiting for them.
+  the members' roles, lag and timeline, the promotions on record (``GET /history``),
+  switchover and failover, and waiting for them.
 
 The first member to start bootstraps the cluster (initdb, the app role and database in
 ``post_bootstrap``); later members clone it with pg_basebackup and stream from it. A
@@ -26,12 +27,14 @@ import secrets
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import yaml
 
 from harness.errors import ComponentFailed, ConfigError, PlatformError, PrerequisiteMissing
+from harness.platform.base import Promotion
 from harness.platform.endpoints import HostPort
 from harness.platform.local.context import StackContext
 from harness.platform.local.daemon import Daemon
@@ -411,16 +414,82 @@ def _get_status(url: str) -> int | None:
         return None
 
 
-def _get_json(url: str) -> dict[str, object] | None:
+def _get_body(url: str) -> object:
+    """The JSON a member's REST API answers, or None when it does not answer JSON."""
     try:
         response = httpx.get(url, timeout=_REST_TIMEOUT_S)
     except httpx.HTTPError:
         return None
     with contextlib.suppress(ValueError):
-        body = response.json()
-        if isinstance(body, dict):
-            return body
+        body: object = response.json()
+        return body
     return None
+
+
+def _get_json(url: str) -> dict[str, object] | None:
+    body = _get_body(url)
+    return body if isinstance(body, dict) else None
+
+
+def _get_list(url: str) -> list[object] | None:
+    body = _get_body(url)
+    return body if isinstance(body, list) else None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _epoch_ns(stamp: object) -> int | None:
+    """Nanoseconds since the epoch of an ISO 8601 instant with a UTC offset, else None."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        instant = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    if instant.tzinfo is None:
+        return None
+    delta = instant - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+def parse_history(body: object) -> tuple[Promotion, ...]:
+    """The promotions in Patroni's ``GET /history`` that carry their instant, oldest first.
+
+    Patroni 3.0 answers ``[[timeline, lsn, reason, timestamp, new_leader], ...]``: each
+    line is the timeline that ended at ``lsn``; the next line's timeline (or, for the
+    last line, this one's plus 1) is the timeline the promotion started. The timestamp
+    is the modification time of the new timeline's history file, which PostgreSQL
+    writes as the promoted replica leaves recovery, before it accepts a write. Lines
+    Patroni could not date (no timestamp) are left out.
+    """
+    lines: list[object] = body if isinstance(body, list) else []
+    parents: list[int] = []
+    for line in lines:
+        parent = _int_or_none(line[0]) if isinstance(line, list) and len(line) >= 3 else None
+        if parent is None:
+            break
+        parents.append(parent)
+    if not isinstance(body, list) or len(parents) != len(lines):
+        raise PlatformError(
+            "expected Patroni's GET /history as [[timeline, lsn, reason, timestamp, "
+            f"new_leader], ...], saw {str(body)[:300]}; is this Patroni 3.0?"
+        )
+    promotions: list[Promotion] = []
+    for index, line in enumerate(lines):
+        assert isinstance(line, list)  # checked while reading the parents
+        if len(line) < 4:
+            continue
+        wall_ns = _epoch_ns(line[3])
+        if wall_ns is None:
+            raise PlatformError(
+                f"expected an ISO 8601 instant with a UTC offset in Patroni's GET /history "
+                f"line {line}, saw {line[3]!r}; is this Patroni 3.0?"
+            )
+        leader = line[4] if len(line) >= 5 and isinstance(line[4], str) else None
+        following = parents[index + 1] if index + 1 < len(parents) else parents[index] + 1
+        promotions.append(Promotion(parents[index], following, wall_ns, leader))
+    return tuple(promotions)
 
 
 def _role(value: object) -> DbRole:
@@ -507,6 +576,18 @@ class PatroniCluster:
             return None
         status = _get_json(f"{self._url_of(leader)}/patroni")
         return _int_or_none(status.get("timeline")) if status else None
+
+    def promotions(self) -> tuple[Promotion, ...]:
+        """The promotions Patroni has on record (``parse_history``), from any member."""
+        # Every member answers from its view of the DCS, where the leader keeps the record.
+        for url in self.rest_urls.values():
+            body = _get_list(f"{url}/history")
+            if body is not None:
+                return parse_history(body)
+        raise PlatformError(
+            "expected one of the Patroni REST APIs to answer GET /history, none did "
+            f"({', '.join(self.rest_urls.values())}); look at the members' logs."
+        )
 
     def streaming_replicas(self) -> set[str]:
         """Names the leader's WAL senders stream to, as its ``/patroni`` reports them."""

@@ -3,7 +3,8 @@
 It turns a ``StackPlan`` into components, starts them in dependency order
 (returning only when each passed its readiness check), and offers the primitive
 operations faults are built from: crash/freeze/throttle a node (its cgroup),
-kill/stop/start a component, Patroni switchover/failover, Traefik weights.
+kill/stop/start a component, Patroni switchover/failover and its record of
+promotions, Traefik weights.
 
 A ``LocalPlatform`` can also be built in another process from the same run
 directory (``status`` and ``down`` from the CLI): everything it needs is in the
@@ -33,6 +34,7 @@ from harness.platform.base import (
     Health,
     IoLimits,
     PlatformTimings,
+    Promotion,
     StackStatus,
 )
 from harness.platform.endpoints import (
@@ -686,6 +688,9 @@ class LocalPlatform:
 
     def leader(self) -> str | None:
         return self.cluster.leader()
+
+    def db_promotions(self) -> tuple[Promotion, ...]:
+        return self.cluster.promotions()
 
     def switchover(self, candidate: str | None = None) -> str:
         return self.cluster.switchover(candidate).new_leader
