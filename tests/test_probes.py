@@ -6,6 +6,7 @@ restart on, with a small seeded warehouse.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -269,6 +270,19 @@ class _JsonRpcHandler(BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def _serving(handler: type[_JsonRpcHandler], release: threading.Event) -> Iterator[OdooEndpoint]:
+    """``handler`` on a port of 127.0.0.1 for the block; ``release`` lets held calls go."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield OdooEndpoint(f"http://127.0.0.1:{server.server_port}", "db", "u", "p")
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+
+
 class _AnswersLoginOnly(_JsonRpcHandler):
     """Answers ``common.login`` with uid 1 and never answers anything else."""
 
@@ -296,24 +310,15 @@ def test_a_timed_out_request_is_dated_when_it_was_sent() -> None:
                 self.sends.append(time.monotonic_ns())
             client.execute_kw("res.partner", "search", [[]])
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _AnswersLoginOnly)
-    serving = threading.Thread(target=server.serve_forever, daemon=True)
-    serving.start()
     action = WorksThenHangs()
-    endpoint = OdooEndpoint(f"http://127.0.0.1:{server.server_port}", "db", "u", "p")
-    probe = Probe(
-        ProbeSettings(BusinessFlow.REPORTING, 100, 250, 200), endpoint, action, WriteLedger(), "t"
-    )
-    try:
+    with _serving(_AnswersLoginOnly, _AnswersLoginOnly.release) as endpoint:
+        settings = ProbeSettings(BusinessFlow.REPORTING, 100, 250, 200)
+        probe = Probe(settings, endpoint, action, WriteLedger(), "t")
         probe.warm_up()
         probe.start(time.monotonic_ns())
         time.sleep(1.0)
         probe.request_stop()
         assert probe.join(3.0)
-    finally:
-        _AnswersLoginOnly.release.set()
-        server.shutdown()
-        server.server_close()
 
     samples = probe.samples()
     assert len(samples) == len(action.sends) >= 4
@@ -381,19 +386,10 @@ def test_a_hang_answered_within_the_timeout_reads_as_long_as_it_lasted() -> None
         def __call__(self, client: OdooClient, key: str) -> None:
             client.execute_kw("res.partner", "search", [[]])
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FreezesOnDemand)
-    serving = threading.Thread(target=server.serve_forever, daemon=True)
-    serving.start()
-    endpoint = OdooEndpoint(f"http://127.0.0.1:{server.server_port}", "db", "u", "p")
-    # A 5 s probe timeout: the 2 s hang never times out, yet it must read as 2 s down.
-    probe = Probe(
-        ProbeSettings(BusinessFlow.REPORTING, 100, 5000, 800),
-        endpoint,
-        Search(),
-        WriteLedger(),
-        "t",
-    )
-    try:
+    with _serving(_FreezesOnDemand, _FreezesOnDemand.thawed) as endpoint:
+        # A 5 s probe timeout: the 2 s hang never times out, yet it must read as 2 s down.
+        settings = ProbeSettings(BusinessFlow.REPORTING, 100, 5000, 800)
+        probe = Probe(settings, endpoint, Search(), WriteLedger(), "t")
         probe.warm_up()
         probe.start(time.monotonic_ns())
         time.sleep(0.5)
@@ -406,10 +402,6 @@ def test_a_hang_answered_within_the_timeout_reads_as_long_as_it_lasted() -> None
         time.sleep(0.8)
         probe.request_stop()
         assert probe.join(3.0)
-    finally:
-        _FreezesOnDemand.thawed.set()
-        server.shutdown()
-        server.server_close()
 
     samples = probe.samples()
     outcomes = {Outcome(o) for o in samples.outcomes}
