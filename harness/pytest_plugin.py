@@ -37,10 +37,13 @@ from harness.evidence.bundle import EvidenceBundle
 from harness.evidence.model import RunManifest, ScenarioRecord
 from harness.faults import reaper
 from harness.levels import FaultFamily
+from harness.load.catalog import write_catalog
+from harness.load.profiles import DEFAULT_LOAD_PROFILES, LoadProfileError, load_profiles
 from harness.odoo.client import OdooClient
 from harness.odoo.seed import SeedCatalog, seed_warehouse
 from harness.platform.local.platform import LocalPlatform
 from harness.platform.local.topology import DEFAULT_TOPOLOGY
+from harness.scenario.background import LoadPlan
 from harness.scenario.evidence import SessionScenarios
 from harness.scenario.manifest import component_versions, git_dirty, git_revision
 from harness.scenario.runner import ScenarioResult, ScenarioRunner, ScenarioSpec
@@ -54,6 +57,12 @@ BUNDLE_KEY = pytest.StashKey[Path]()
 #: The session's scenarios (set up with the first ``scenario_runner``), for the report hook.
 SCENARIOS_KEY = pytest.StashKey[SessionScenarios]()
 PLATFORMS = ("local",)
+#: The background load of scenarios run without --profile (fixtures/load-profiles.yaml).
+DEFAULT_LOAD_FOR = "smoke"
+#: The background load's own SKUs, seeded next to the probes' (its seed is offset so its
+#: customers, vendors and products are its own; the batch-surge burst uses offset 1).
+LOAD_PRODUCTS = 60
+LOAD_SEED_OFFSET = 2
 FAMILY_MARKERS = {family.value.replace("-", "_"): family for family in FaultFamily}
 
 
@@ -116,6 +125,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Prometheus Pushgateway URL to push each run's metrics to",
     )
     group.addoption(
+        "--load-profiles",
+        dest="odoo_resilience_load_profiles",
+        default=str(DEFAULT_LOAD_PROFILES),
+        help="load-profiles YAML whose background profile runs under every scenario "
+        "(default: %(default)s)",
+    )
+    group.addoption(
         "--seed",
         dest="odoo_resilience_seed",
         type=int,
@@ -151,6 +167,8 @@ class Stack:
     journal_dir: Path
     seed: int
     started: datetime
+    load_catalog: Path | None = None
+    """The background load's own seed catalog (None: scenarios run without the load)."""
 
 
 @pytest.fixture(scope="session")
@@ -198,7 +216,11 @@ def stack(
         ) as client:
             client.login()
             catalog = seed_warehouse(client, products=200, seed=harness_seed % 10_000)
-        yield Stack(platform, catalog, run_dir, harness_seed, started)
+            load_skus = seed_warehouse(
+                client, products=LOAD_PRODUCTS, seed=harness_seed % 10_000 + LOAD_SEED_OFFSET
+            )
+        load_catalog = write_catalog(load_skus, run_dir / "load-catalog.json")
+        yield Stack(platform, catalog, run_dir, harness_seed, started, load_catalog)
     finally:
         keep = bool(pytestconfig.getoption("odoo_resilience_keep_on_fail")) and (
             request.session.testsfailed > failed_before
@@ -234,7 +256,9 @@ class SessionRunner(ScenarioRunner):
         test: str,
         stack: Stack,
         service_levels: levels.ServiceLevels,
+        *,
         soak_s: float,
+        load: LoadPlan | None,
     ) -> None:
         super().__init__(
             stack.platform,
@@ -243,6 +267,7 @@ class SessionRunner(ScenarioRunner):
             stack.journal_dir,
             lambda result: scenarios.delivered(test, result),
             soak_s=soak_s,
+            load=load,
         )
         self._scenarios = scenarios
         self._test = test
@@ -267,7 +292,20 @@ def scenario_runner(
         stack,
         service_levels,
         soak_s=SOAK_S.get(profile or "", 0.0),
+        load=_load_plan(pytestconfig, stack, profile or DEFAULT_LOAD_FOR),
     )
+
+
+def _load_plan(config: pytest.Config, stack: Stack, profile: str) -> LoadPlan | None:
+    """The background load of ``profile``'s scenarios; a bad file is a usage error."""
+    if stack.load_catalog is None:
+        return None
+    path = Path(config.getoption("odoo_resilience_load_profiles"))
+    try:
+        load = load_profiles(path).background_for(profile)
+    except LoadProfileError as err:
+        raise pytest.UsageError(str(err)) from err
+    return LoadPlan(load, stack.load_catalog, path)
 
 
 @pytest.hookimpl(wrapper=True)

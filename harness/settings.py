@@ -29,6 +29,9 @@ class Settings:
     template_cache: Path
     #: True inside CI (``CI`` set to a true value), for messages only.
     ci: bool
+    #: The Odoo password for ``odoo-resilience seed`` and the locustfile
+    #: (``ODOO_LOAD_PASSWORD``, the variable load/warehouse.py reads too).
+    load_password: str | None = None
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -57,6 +60,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             Path(env.get("HOME", "/root")), env.get("XDG_CACHE_HOME")
         ),
         ci=ci,
+        load_password=env.get("ODOO_LOAD_PASSWORD") or None,
     )
 
 

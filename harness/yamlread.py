@@ -92,6 +92,7 @@ class Kind(Enum):
     MILLISECONDS = "milliseconds"
     COUNT = "count"
     DAYS = "days"
+    RATE = "rate"
 
     @property
     def expected(self) -> str:
@@ -126,6 +127,7 @@ _EXPECTED: dict[Kind, str] = {
     Kind.MILLISECONDS: "a whole number of milliseconds",
     Kind.COUNT: "a whole number",
     Kind.DAYS: "a whole number of days",
+    Kind.RATE: "a number of requests per second",
 }
 
 # Unit words a user may append to a number, in the unit of each kind: "30s" in a
@@ -138,6 +140,7 @@ _UNIT_SCALE: dict[Kind, dict[str, float]] = {
     Kind.MILLISECONDS: {"": 1.0, "ms": 1.0, "s": 1000.0, "m": 60000.0},
     Kind.COUNT: {"": 1.0},
     Kind.DAYS: {"": 1.0, "d": 1.0},
+    Kind.RATE: {"": 1.0, "/s": 1.0, "rps": 1.0},
 }
 _UNIT_WORDS: dict[Kind, str] = {
     Kind.PERCENT: "no % sign, no quotes",
@@ -145,6 +148,7 @@ _UNIT_WORDS: dict[Kind, str] = {
     Kind.WHOLE_SECONDS: "seconds, no unit, no quotes",
     Kind.MILLISECONDS: "milliseconds, no unit, no quotes",
     Kind.DAYS: "days, no unit, no quotes",
+    Kind.RATE: "requests per second, no unit, no quotes",
 }
 _UNIT_ALIASES = {
     "sec": "s",

@@ -9,13 +9,16 @@ Run it on its own (web UI on http://127.0.0.1:8089 unless --headless):
 
 Custom options (each also read from the environment variable named):
 
-    --catalog PATH         (LOAD_CATALOG) seed catalog JSON: harness.load.catalog.write_catalog
+    --catalog PATH         (LOAD_CATALOG) seed catalog JSON: `odoo-resilience seed --catalog PATH`
     --profile NAME         (LOCUST_PROFILE, default smoke) a profile of --profiles-file; this
                            is Locust's own --profile (its report label), so both agree
     --profiles-file PATH   (LOAD_PROFILES_FILE) default fixtures/load-profiles.yaml
     --odoo-db / --odoo-login / --odoo-password   (ODOO_LOAD_DB / _LOGIN / _PASSWORD)
     --records PATH         (LOAD_RECORDS) append one JSON line per request to PATH, or to
                            PATH.<pid> in each worker process with --processes/--worker
+
+Environment only: LOAD_OWNER_PID (set by the harness) makes the run quit within a second
+of that process being gone, so a load never outlives the run that started it.
 
 The profile decides the user mix (weights, think times) and the shape (stages of users,
 spawn rate, duration); -u/-r/-t are ignored because a LoadTestShape is defined.
@@ -41,8 +44,9 @@ import time
 import uuid
 from pathlib import Path
 
+import gevent
 from gevent import Timeout as GeventTimeout
-from locust import FastHttpUser, LoadTestShape, between, constant, events, task
+from locust import FastHttpUser, LoadTestShape, between, constant, constant_pacing, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
 from harness.load.catalog import LoadCatalog, read_catalog
@@ -111,7 +115,7 @@ def _setup(environment, **_kwargs) -> None:  # type: ignore[no-untyped-def]
         if not options.catalog:
             raise SystemExit(
                 "load/warehouse.py: expected --catalog PATH (or env LOAD_CATALOG), saw none; "
-                "write one with harness.load.catalog.write_catalog(seed_warehouse(...), PATH)"
+                "write one with `odoo-resilience seed --catalog PATH`"
             )
         _Run.catalog = read_catalog(Path(options.catalog))
     except SystemExit:
@@ -125,12 +129,36 @@ def _setup(environment, **_kwargs) -> None:  # type: ignore[no-untyped-def]
         mix = profile.user(user_class.role)
         if mix is not None:
             user_class.weight = mix.weight
-            user_class.wait_time = between(mix.think.min_s, mix.think.max_s)
+            user_class.wait_time = (
+                between(mix.think.min_s, mix.think.max_s)
+                if mix.pace_s is None
+                else constant_pacing(mix.pace_s)
+            )
         user_class.network_timeout = profile.request_timeout_s
         user_class.connection_timeout = profile.request_timeout_s
     importer = profile.user(UserRole.ORDER_IMPORTER)
     if importer is not None and importer.batches is not None:
         OrderImporter.wait_time = constant(importer.batches.batch_pause_s)
+    owner = os.environ.get("LOAD_OWNER_PID", "")
+    if owner.isdigit() and not isinstance(environment.runner, WorkerRunner):
+        gevent.spawn(_quit_without_owner, environment, int(owner))
+
+
+OWNER_CHECK_S = 1.0
+
+
+def _quit_without_owner(environment, owner: int) -> None:  # type: ignore[no-untyped-def]
+    """Quit (stopping the workers too) once the process that started this run is gone."""
+    while True:
+        gevent.sleep(OWNER_CHECK_S)
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            if environment.runner is not None:
+                environment.runner.quit()
+            return
+        except PermissionError:
+            continue
 
 
 @events.test_start.add_listener
@@ -333,7 +361,13 @@ class Picker(_OdooUser):
             "stock.picking",
             "search_read",
             [
-                [["picking_type_id", "=", catalog.out_type_id], ["state", "=", "assigned"]],
+                [
+                    ["picking_type_id", "=", catalog.out_type_id],
+                    ["state", "=", "assigned"],
+                    # Only this catalog's customers: never a delivery someone else (a
+                    # probe, another load) is about to validate itself.
+                    ["partner_id", "in", list(catalog.customer_ids)],
+                ],
                 ["id", "move_ids"],
             ],
             {"limit": OPEN_DELIVERIES_SCANNED, "order": "id"},

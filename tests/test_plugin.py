@@ -148,10 +148,15 @@ def _levels_with(tmp: Path, marker: str, replacement: str) -> Path:
 
 
 def _run_leader_crash(
-    pytester: pytest.Pytester, levels: Path, reports: Path, run_root: Path
+    pytester: pytest.Pytester,
+    levels: Path,
+    reports: Path,
+    run_root: Path,
+    module: str = LEADER_CRASH,
 ) -> tuple[pytest.RunResult, Path]:
-    """The leader-crash scenario under ``levels``, as a user runs it; its one bundle."""
-    pytester.makepyfile(test_scenario=LEADER_CRASH)
+    """A scenario module (the leader crash) under ``levels``, as a user runs it; its one
+    bundle."""
+    pytester.makepyfile(test_scenario=module)
     os.environ["ODOO_RESILIENCE_RUN_ROOT"] = str(run_root)
     try:
         result = pytester.runpytest_subprocess(
@@ -209,6 +214,75 @@ def test_a_scenario_missing_its_rto_fails_with_the_verdict_sentence(
     assert (bundle / "report.html").exists()
 
 
+LOAD_KILLED = """
+import os
+import signal
+
+import pytest
+from harness.faults.base import Fault, LandedEvidence
+from harness.faults.undo import UndoOp, UndoStep
+from harness.levels import FaultFamily
+from harness.scenario.runner import ScenarioSpec
+from harness.scenario.verdicts import assert_scenario_passed
+
+
+class KillTheLoad(Fault):
+    \"\"\"The load generator dies mid-run (the stack itself is untouched).\"\"\"
+
+    family = FaultFamily.DB_FAILOVER
+    name = "kill-the-load"
+
+    def prepare(self):
+        (self.pidfile,) = (self.runtime.run_dir / "load").glob("*/locust.pid")
+
+    def undo_steps(self):
+        return (UndoStep(UndoOp.STOP_LOAD, {"pidfile": str(self.pidfile)}),)
+
+    def act(self):
+        os.kill(int(self.pidfile.read_text().split()[0]), signal.SIGKILL)
+
+    def measure(self):
+        return LandedEvidence(self.name, 1, "process", "Locust SIGKILLed")
+
+
+@pytest.mark.db_failover
+def test_load_killed(scenario_runner):
+    spec = ScenarioSpec("db-failover:load-killed", FaultFamily.DB_FAILOVER, KillTheLoad,
+                        hold_s=3, after_s=1)
+    result = scenario_runner.run(spec)
+    assert result.load is not None
+    ended = result.load.ended
+    assert ended is not None and "signal 9" in ended, (ended, result.abort_reason)
+    assert_scenario_passed(result)
+"""
+
+
+@pytest.mark.integration
+def test_a_scenario_whose_load_collapses_fails_the_steady_state_saying_so(
+    pytester: pytest.Pytester, tmp_path: Path, run_root: Path
+) -> None:
+    # Recovery is watched for rto_s + stability + window = 5 + 10 + 10 s after the revert.
+    levels = _levels_with(
+        tmp_path, "  db-failover:\n    rto_s: 30\n", "  db-failover:\n    rto_s: 5\n"
+    )
+    levels.write_text(
+        levels.read_text().replace("stability_period_s: 30", "stability_period_s: 10")
+    )
+    result, bundle = _run_leader_crash(
+        pytester, levels, tmp_path / "reports", run_root, module=LOAD_KILLED
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.re_match_lines(
+        [
+            r".*db-failover:load-killed .*warehouse load not steady by the end \(its last "
+            r"10 s: 0 OK answers of 0 requests = 0\.0 req/s, below its floor 17\.1 req/s = 90 % "
+            r"of its target 19 req/s; the load generator was starved or its requests failed\).*"
+        ]
+    )
+    verdicts = json.loads(next(bundle.glob("scenarios/*/verdicts.json")).read_text())
+    assert not verdicts["passed"]
+
+
 @pytest.mark.integration
 def test_an_unreachable_platform_errors_and_never_passes(
     pytester: pytest.Pytester, run_root: Path
@@ -228,6 +302,19 @@ def test_an_unreachable_platform_errors_and_never_passes(
     assert "1 error" in done.stdout, done.stdout[-3000:]
     assert "haproxy: not found" in done.stdout
     assert "passed" not in done.stdout.splitlines()[-1]
+
+
+def _loads_running(run_root: Path) -> bool:
+    """Whether a Locust of a run under ``run_root`` is still running (zombies excepted)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if "locust" in cmdline and str(run_root) in cmdline and state != "Z":
+            return True
+    return False
 
 
 def _journal(runs: Path) -> list[dict[str, object]]:
@@ -266,6 +353,10 @@ def test_a_runner_killed_mid_fault_leaves_nothing_applied(
             assert time.monotonic() - killed < 60, f"nothing reverted it: {_journal(runs)}"
             time.sleep(0.5)
         print(f"\nthe reaper reverted the hang {time.monotonic() - killed:.1f} s after SIGKILL")
+        # The background load (its own session, out of the killed group) quits by itself.
+        while _loads_running(run_root):
+            assert time.monotonic() - killed < 30, "the run's Locust outlived its runner"
+            time.sleep(0.2)
         frozen = list(Path("/sys/fs/cgroup/freezer/odoo-resilience").glob("*/node-b/freezer.state"))
         assert all(p.read_text().strip() == "THAWED" for p in frozen)
     finally:

@@ -16,6 +16,8 @@ back and the system says how many copies it holds of each (absent keys hold 0).
   after t_inject and lost is still lost (it counts against the lost-writes target) but
   adds nothing to RPO_s, which measures how far back before the fault data was lost.
   Without an injected fault RPO_s is 0 and lost writes still count.
+- Every write says who made it (``WriteOrigin``): the probes or the warehouse load.
+  Both are judged alike; the report counts each, so "0 writes lost" says over what.
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ class WriteOutcome(enum.Enum):
     UNKNOWN = "unknown"
 
 
+class WriteOrigin(enum.Enum):
+    """Who made a write: a probe, or a Locust user of the warehouse load."""
+
+    PROBE = "probe"
+    LOAD = "load"
+
+
 @dataclass(frozen=True, slots=True)
 class WriteRecord:
     key: str
@@ -40,6 +49,7 @@ class WriteRecord:
     t_invoke_ns: int
     t_complete_ns: int
     outcome: WriteOutcome
+    origin: WriteOrigin = WriteOrigin.PROBE
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,8 @@ class LedgerReport:
     duplicates: tuple[tuple[str, int], ...]
     t_inject_ns: int | None
     rpo_ns: int
+    acked_by: Mapping[WriteOrigin, int] = field(default_factory=dict)
+    """Acknowledged writes per origin (an origin that acknowledged none is absent)."""
 
     @property
     def lost_after_inject(self) -> int:
@@ -94,6 +106,7 @@ def reconcile(
     unknown_absent: list[str] = []
     failed_present: list[str] = []
     acked = acked_present = 0
+    acked_by: dict[WriteOrigin, int] = {}
     for index, record in enumerate(records):
         key = record.key
         if key in seen:
@@ -106,6 +119,7 @@ def reconcile(
         outcome = record.outcome
         if outcome is WriteOutcome.OK:
             acked += 1
+            acked_by[record.origin] = acked_by.get(record.origin, 0) + 1
             if present:
                 acked_present += 1
             else:
@@ -130,4 +144,5 @@ def reconcile(
         duplicates=tuple(sorted((k, n) for k, n in copies.items() if n > 1)),
         t_inject_ns=t_inject_ns,
         rpo_ns=rpo_ns,
+        acked_by=acked_by,
     )

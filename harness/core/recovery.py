@@ -47,7 +47,9 @@ from dataclasses import dataclass
 
 from harness.core.samples import FlowSamples, Outcome
 from harness.core.steady import (
+    LOAD_FLOW,
     Interval,
+    LoadFloor,
     WindowState,
     critical_steady_intervals,
     intersect_all,
@@ -245,20 +247,27 @@ def analyse_recovery(
     spec: SteadyStateSpec,
     timeline: Timeline,
     until_ns: int,
+    *,
+    load: LoadFloor | None = None,
 ) -> RecoveryReport | None:
-    """Measure recovery from the first injected fault; None when no fault was injected."""
+    """Measure recovery from the first injected fault; None when no fault was injected.
+
+    With ``load`` the steady state includes the warehouse load keeping its pace
+    (``harness.core.steady``); it may then be what held recovery back (``LOAD_FLOW``).
+    """
     injected = timeline.first(EventKind.FAULT_INJECTED)
     if injected is None:
         return None
     t_inject = injected.t_ns
-    per_flow = critical_steady_intervals(flows, targets, spec.window_ns, until_ns)
+    per_flow = critical_steady_intervals(flows, targets, spec.window_ns, until_ns, load)
     steady = intersect_all(per_flow)
+    held_by = flows if load is None else {**flows, LOAD_FLOW: load.samples}
     t_rec = first_stable_instant(steady, t_inject, spec.stability_ns, until_ns)
     holdout = None
     if t_rec is None:
-        holdout = _holdout(per_flow, flows, spec.window_ns, until_ns - 1)
+        holdout = _holdout(per_flow, held_by, spec.window_ns, until_ns - 1)
     elif t_rec > t_inject:
-        holdout = _holdout(per_flow, flows, spec.window_ns, t_rec)
+        holdout = _holdout(per_flow, held_by, spec.window_ns, t_rec)
 
     critical = tuple(t.name for t in targets if t.critical)
     clipped: list[Interval] = []
@@ -299,9 +308,9 @@ def analyse_recovery(
         t_revert = revert.t_ns
         t_rec_revert = first_stable_instant(steady, t_revert, spec.stability_ns, until_ns)
         if t_rec_revert is None:
-            revert_holdout = _holdout(per_flow, flows, spec.window_ns, until_ns - 1)
+            revert_holdout = _holdout(per_flow, held_by, spec.window_ns, until_ns - 1)
         elif t_rec_revert > t_revert:
-            revert_holdout = _holdout(per_flow, flows, spec.window_ns, t_rec_revert)
+            revert_holdout = _holdout(per_flow, held_by, spec.window_ns, t_rec_revert)
         revert_outage = union_length(
             [Interval(max(i.start_ns, t_revert), i.end_ns) for i in clipped if i.end_ns > t_revert]
         )

@@ -16,13 +16,19 @@ Conventions (the contract every RTO rests on):
 - Percentiles are nearest-rank: p = the ceil(p/100 * m)-th smallest of m values. So
   "p95 <= T" is the same as "at most m - ceil(0.95 m) = floor(0.05 m) values exceed T",
   which a sliding window keeps with counters: O(n) per flow, no sorting.
-- The system is steady when every critical flow is.
+- The system is steady when every critical flow is and, when the scenario runs the
+  warehouse load, the load keeps its pace (``LoadFloor``): at least ``min_share`` of its
+  target rate, counted as OK answers whose end falls in the window. A stack that
+  answers the probes while the load generator starves (killed, frozen, its requests
+  hanging) is not in its steady state. The load is never a flow with targets of its
+  own: its availability and latency are reported, the probes are what is judged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import NamedTuple
 
 from harness.core.samples import FlowSamples, MeasurementError, Outcome
@@ -138,14 +144,84 @@ def intersect(left: Sequence[Interval], right: Sequence[Interval]) -> list[Inter
     return result
 
 
+LOAD_FLOW = "warehouse load"
+"""The name the load's part of the steady state goes by (never a flow of the levels)."""
+
+
+@dataclass(frozen=True)
+class LoadFloor:
+    """The warehouse load's part of the steady state (module docstring)."""
+
+    samples: FlowSamples
+    """Every request the load made, all its flows together."""
+    target_rps: float
+    min_share: Fraction = Fraction(9, 10)
+
+    @property
+    def floor_rps(self) -> float:
+        return float(self.min_share * Fraction(str(self.target_rps)))
+
+    def needed(self, window_ns: int) -> int:
+        """OK answers a window of ``window_ns`` must hold (at least one)."""
+        exact = self.min_share * Fraction(str(self.target_rps)) * Fraction(window_ns, 10**9)
+        return max(1, -(-exact.numerator // exact.denominator))
+
+
+def load_steady_intervals(load: LoadFloor, window_ns: int, until_ns: int) -> list[Interval]:
+    """Maximal intervals, clipped to ``until_ns``, during which the load keeps its pace.
+
+    Same window convention as the flows: an OK answer counts during ``[end, end + W)``.
+    """
+    if window_ns <= 0:
+        raise MeasurementError(
+            f"steady state: expected a window > 0 ns, saw {window_ns}; set window_s > 0"
+        )
+    samples = load.samples
+    ok_code = Outcome.OK.value
+    ends = sorted(e for e, o in zip(samples.ends, samples.outcomes, strict=True) if o == ok_code)
+    need = load.needed(window_ns)
+    result: list[Interval] = []
+    enter = leave = count = 0
+    steady = False
+    since = 0
+    total = len(ends)
+    while leave < total:
+        leave_at = ends[leave] + window_ns
+        at = ends[enter] if enter < total and ends[enter] < leave_at else leave_at
+        if at >= until_ns:
+            break
+        while leave < total and ends[leave] + window_ns == at:
+            count -= 1
+            leave += 1
+        while enter < total and ends[enter] == at:
+            count += 1
+            enter += 1
+        now = count >= need
+        if now != steady:
+            if now:
+                since = at
+            else:
+                result.append(Interval(since, at))
+            steady = now
+    if steady:
+        result.append(Interval(since, until_ns))
+    return result
+
+
 def critical_steady_intervals(
     flows: Mapping[str, FlowSamples],
     targets: Sequence[FlowTarget],
     window_ns: int,
     until_ns: int,
+    load: LoadFloor | None = None,
 ) -> dict[str, list[Interval]]:
-    """Each critical flow's own steady intervals. A flow with no samples is never steady."""
+    """Each critical flow's own steady intervals, and the load's under ``LOAD_FLOW``.
+
+    A flow with no samples is never steady. The load comes first: when it is starved as
+    well as a flow, the starved generator is what explains the rest."""
     result: dict[str, list[Interval]] = {}
+    if load is not None:
+        result[LOAD_FLOW] = load_steady_intervals(load, window_ns, until_ns)
     for target in targets:
         if target.critical:
             samples = flows.get(target.name)
@@ -168,6 +244,9 @@ def system_steady_intervals(
     targets: Sequence[FlowTarget],
     window_ns: int,
     until_ns: int,
+    load: LoadFloor | None = None,
 ) -> list[Interval]:
-    """When every critical flow is steady. A critical flow with no samples is never steady."""
-    return intersect_all(critical_steady_intervals(flows, targets, window_ns, until_ns))
+    """When every critical flow is steady (and the load keeps its pace, when given).
+
+    A critical flow with no samples is never steady."""
+    return intersect_all(critical_steady_intervals(flows, targets, window_ns, until_ns, load))

@@ -39,10 +39,18 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from harness.core.ledger import LedgerReport, ReadBack, WriteOutcome, WriteRecord, reconcile
+from harness.core.ledger import (
+    LedgerReport,
+    ReadBack,
+    WriteOrigin,
+    WriteOutcome,
+    WriteRecord,
+    reconcile,
+)
 from harness.core.recovery import Holdout, RecoveryReport, analyse_recovery
 from harness.core.samples import FlowSamples
 from harness.core.slo import PhaseSlo, slo_by_phase
+from harness.core.steady import LOAD_FLOW, LoadFloor
 from harness.core.targets import FlowTarget, RecoveryTarget, SteadyStateSpec
 from harness.core.timeline import EventKind, Phase, Timeline
 
@@ -111,6 +119,8 @@ class RunData:
     rto_clock: RtoClock = RtoClock.INJECT
     durable_flows: frozenset[str] = frozenset()
     """Flows declared ``durable_writes: true``: any lost acknowledged write fails."""
+    load: LoadFloor | None = None
+    """The warehouse load's part of the steady state; None: the run had no load."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +159,15 @@ def figure(value: float, target: float | None, decimals: int = 1) -> str:
         decimals += 1
         text = f"{value:,.{decimals}f}"
     return text
+
+
+def _acked(ledger: LedgerReport) -> str:
+    """The acknowledged writes, per origin when the warehouse load wrote too."""
+    load = ledger.acked_by.get(WriteOrigin.LOAD, 0)
+    if not load:
+        return f"{count(ledger.acked)} acknowledged writes"
+    probe = ledger.acked_by.get(WriteOrigin.PROBE, 0)
+    return f"{count(probe)} probe and {count(load)} load acknowledged writes"
 
 
 def _keys(keys: Sequence[str]) -> str:
@@ -399,6 +418,15 @@ class _Judge:
             )
             at = figure((held.steady_from_ns - base) / _NS_PER_S, None)
             head = f"{held.flow} steady again last, at +{at} s{mark} (its {window_s} s before"
+        load = self.run.load
+        if held.flow == LOAD_FLOW and load is not None:
+            rate = state.ok / (report.window_ns / _NS_PER_S)
+            return (
+                f"{head}: {count(state.ok)} OK answers of {count(state.count)} requests = "
+                f"{rate:.1f} req/s, below its floor {plain(load.floor_rps)} req/s = "
+                f"{plain(float(load.min_share * 100))} % of its target {plain(load.target_rps)} "
+                "req/s; the load generator was starved or its requests failed)"
+            )
         if state.count == 0:
             return f"{head}: no sample)"
         pct = 100 * state.ok / state.count
@@ -421,7 +449,7 @@ class _Judge:
         lost = len(ledger.lost)
         passed = ledger.rpo_ns <= round(target.rpo_s * _NS_PER_S) and lost <= target.rpo_writes
         verb = "within" if passed else "misses"
-        detail = f"{count(lost)} of {count(ledger.acked)} acknowledged writes lost"
+        detail = f"{count(lost)} of {_acked(ledger)} lost"
         if lost:
             detail += f" ({_keys([w.key for w in ledger.lost])}"
             late = ledger.lost_after_inject
@@ -650,7 +678,9 @@ def evaluate_run(run: RunData) -> RunVerdicts:
     if run.read_back is not None:
         ledger = reconcile(run.ledger, run.read_back, t_inject)
 
-    recovery = analyse_recovery(run.flows, run.flow_targets, run.steady, run.timeline, until)
+    recovery = analyse_recovery(
+        run.flows, run.flow_targets, run.steady, run.timeline, until, load=run.load
+    )
     if recovery is not None and run.recovery_target is not None:
         verdicts.extend(judge.rto(recovery, run.recovery_target, ledger))
     if ledger is not None:

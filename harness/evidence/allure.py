@@ -5,11 +5,13 @@ Labels: ``epic`` = each control the scenario evidences, ``feature`` = the fault 
 critical one, else ``normal``. Steps follow the phases (baseline, fault, recovery,
 after); each verdict is a sub-step of the phase its window starts in, the rest (RPO,
 ledger, invariants) sit under a final "checks after the run" step. Attachments: the
-charts (SVG, the telemetry's too), the verdicts (JSON), the telemetry (CSV), the write
-ledger (CSV, the bundle's ``ledger.csv``) and the component logs of the scenario. A
-scenario that aborted is ``broken``; one with a failing verdict ``failed``; one that
-raised before it could be judged ``broken`` too, with its sentence as the message, the
-traceback as the trace and no step. Build the HTML with ``allure generate``
+charts (SVG, the warehouse load's and the telemetry's too), the verdicts (JSON), the
+telemetry (CSV), the write ledger (CSV, the bundle's ``ledger.csv``), the warehouse
+load's figures (JSON, the bundle's ``load.json``), Locust's own report files as the
+bundle holds them (HTML report, CSV stats, JSON stats, log) and the component logs of
+the scenario. A scenario that aborted is ``broken``; one with a failing verdict
+``failed``; one that raised before it could be judged ``broken`` too, with its sentence
+as the message, the traceback as the trace and no step. Build the HTML with ``allure generate``
 (``odoo-resilience report --allure``).
 """
 
@@ -18,10 +20,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from pathlib import PurePosixPath
 
 from harness.core.timeline import Timeline
 from harness.core.verdict import Verdict
 from harness.evidence import charts
+from harness.evidence.load import load_report, locust_files, media_type
 from harness.evidence.model import (
     ErroredScenario,
     JsonValue,
@@ -123,6 +127,16 @@ def _judged(
         blobs.append(("telemetry", "csv", "text/csv", telemetry_csv(scenario.telemetry)))
     if scenario.writes is not None:
         blobs.append(("write ledger", "csv", "text/csv", ledger_csv(scenario.writes, timeline)))
+    load = scenario.load
+    if load is not None:
+        figures = load_report(load, timeline, scenario.verdicts.observed_until_ns).to_json()
+        blobs.append(
+            ("load figures", "json", "application/json", json.dumps(figures, indent=1).encode())
+        )
+        blobs.extend(
+            (name, PurePosixPath(name).suffix[1:] or "bin", media_type(name), data)
+            for name, data in locust_files(load)
+        )
     blobs.extend(
         (f"log {component}", "txt", "text/plain", text.encode("utf-8"))
         for component, text in sorted(scenario.logs.items())

@@ -10,9 +10,10 @@ Layout (``docs/evidence.md`` describes every file)::
     <run id>/manifest.json            the environment (rewritten with the end time)
     <run id>/scenarios/<name>/        timeline.json, samples/<flow>.csv, verdicts.json,
                                       invariants.json, facts.json, ledger.csv,
-                                      telemetry.csv, logs/<component>.log
+                                      telemetry.csv, logs/<component>.log, load.json,
+                                      load/<Locust's report files>
                                       (an errored scenario: facts.json only)
-    <run id>/files/<name>             extra artefacts (Locust stats)
+    <run id>/files/<name>             extra artefacts (``add_file``)
     <run id>/summary.json, controls.json, junit.xml, allure-results/, report.html,
     <run id>/metrics.prom, SHA256SUMS.pub, SHA256SUMS, SHA256SUMS.sig
 """
@@ -36,6 +37,7 @@ from harness.evidence import allure, chain, openmetrics
 from harness.evidence.controls import ControlStatus, control_map
 from harness.evidence.html import report_html
 from harness.evidence.junit import junit_xml
+from harness.evidence.load import LOAD_JSON, file_path, load_report, locust_files
 from harness.evidence.model import (
     LEDGER_CSV,
     ErroredScenario,
@@ -243,6 +245,11 @@ class EvidenceBundle:
             self._write(f"{folder}/telemetry.csv", telemetry_csv(evidence.telemetry))
         for component, text in sorted(evidence.logs.items()):
             self._write(f"{folder}/logs/{safe_name(component)}.log", text.encode("utf-8"))
+        if evidence.load is not None:
+            report = load_report(evidence.load, timeline, run.observed_until_ns)
+            self._write(f"{folder}/{LOAD_JSON}", _json(report.to_json()))
+            for name, data in locust_files(evidence.load):
+                self._write(f"{folder}/{file_path(name)}", data)
         return {
             "fault": evidence.fault,
             "landed": list(evidence.landed),

@@ -1,10 +1,13 @@
 """Inline SVG charts of one scenario: latency percentiles and availability over time,
-and the infrastructure telemetry sampled meanwhile.
+the warehouse load's requests and failures per second, and the infrastructure
+telemetry sampled meanwhile.
 
 Samples are grouped into buckets by start time (1 s, widened so a chart never holds
 more than ``MAX_BUCKETS``); per bucket the chart shows p50/p95/p99 of the OK samples'
-latency (nearest rank, as the core computes them) and the share of OK samples. Telemetry
-charts share the axis and show each series' highest value per bucket (requests as a rate),
+latency (nearest rank, as the core computes them) and the share of OK samples. The
+load chart counts the load's requests per bucket the same way (by start), as requests
+and failures per second, with its target and floor rates drawn across. Telemetry charts
+share the axis and show each series' highest value per bucket (requests as a rate),
 with the source's gaps (failed reads) ticked in red on the time axis. Phases are shaded
 and the recovery instants (inject, detect, failover, reconnect, recovered) marked, so a
 reader sees the RTO on the same axis as the samples behind it. The SVG is
@@ -20,7 +23,7 @@ from xml.sax.saxutils import escape
 
 from harness.core.samples import FlowSamples, Outcome
 from harness.core.timeline import EventKind, Phase
-from harness.evidence.model import ScenarioEvidence
+from harness.evidence.model import ScenarioEvidence, WarehouseLoad
 from harness.telemetry import Gap, Metric, Points, Telemetry
 
 NS_PER_S = 1_000_000_000
@@ -275,6 +278,46 @@ def availability_svg(evidence: ScenarioEvidence) -> str:
     return "".join(parts)
 
 
+def load_rates(load: WarehouseLoad, frame: Frame) -> list[tuple[int, float, float]]:
+    """Per bucket of the frame: its start, the load's requests/s and failures/s in it."""
+    seconds = frame.bucket_ns / NS_PER_S
+    return [
+        (b.t_from_ns, b.count / seconds, (b.count - b.ok) / seconds)
+        for b in buckets(load.requests, frame.t0_ns, frame.t1_ns, frame.bucket_ns)
+    ]
+
+
+def _level_svg(frame: Frame, value: float, top: float, label: str) -> str:
+    y = _y(value, top)
+    return (
+        f'<line class="level level-{label}" x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" '
+        f'y2="{y:.1f}" stroke="#777" stroke-dasharray="6,3"/>'
+        f'<text x="{WIDTH - RIGHT - 2}" y="{y - 2:.1f}" font-size="9" text-anchor="end" '
+        f'fill="#555">{label} {value:g}</text>'
+    )
+
+
+def load_svg(evidence: ScenarioEvidence, load: WarehouseLoad) -> str:
+    """The warehouse load's requests and failures per second over time."""
+    frame = Frame.of(evidence)
+    rows = load_rates(load, frame)
+    top = _nice_top([load.target_rps, *(requests for _, requests, _ in rows)])
+    title = f"warehouse load ({load.profile}): requests and failures per second"
+    parts = _frame_svg(evidence, frame, title, f"req/s (max {top:g})")
+    parts.append(_level_svg(frame, load.target_rps, top, "target"))
+    parts.append(_level_svg(frame, load.floor_rps, top, "floor"))
+    series = (
+        ("requests/s", [(t_ns, requests) for t_ns, requests, _ in rows]),
+        ("failures/s", [(t_ns, failures) for t_ns, _, failures in rows]),
+    )
+    for index, (name, points) in enumerate(series):
+        parts.extend(_polylines(frame, points, top, SERIES_COLOURS[index], name))
+    parts.append(_legend([name for name, _ in series]))
+    parts.extend(_markers_svg(evidence, frame))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 @dataclass(frozen=True)
 class TelemetryChart:
     name: str
@@ -361,8 +404,11 @@ def telemetry_charts(evidence: ScenarioEvidence) -> tuple[tuple[str, str], ...]:
 
 
 def scenario_charts(evidence: ScenarioEvidence) -> tuple[tuple[str, str], ...]:
-    """``(name, svg)`` for every chart of a scenario: availability, then latency per flow."""
+    """``(name, svg)`` for every chart of a scenario: availability, the warehouse load's
+    rates (when it ran one), then latency per flow."""
     charts = [("availability", availability_svg(evidence))]
+    if evidence.load is not None:
+        charts.append(("warehouse-load", load_svg(evidence, evidence.load)))
     charts.extend(
         (f"latency-{flow}", latency_svg(evidence, flow)) for flow in sorted(evidence.flows)
     )

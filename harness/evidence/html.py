@@ -2,11 +2,13 @@
 
 No request leaves the file: CSS is inline, charts are inline SVG, there are no fonts or
 scripts, the only links are in-page anchors and relative links to the bundle's own
-files (each scenario's ``ledger.csv``), and a Content-Security-Policy of
-``default-src 'none'`` makes the browser refuse any request a future edit might add.
-Sections: the go / no-go summary (per control and per scenario: passed, failed or
-errored), then per judged scenario the verdicts, RTO and RPO against their targets with
-the recovery instants, the charts, SLO figures per phase, the ledger, the abort and
+files (each scenario's ``ledger.csv``, ``load.json`` and Locust's own report), and a
+Content-Security-Policy of ``default-src 'none'`` makes the browser refuse any request a
+future edit might add. Sections: the go / no-go summary (per control and per scenario:
+passed, failed or errored), then per judged scenario the verdicts, RTO and RPO against
+their targets with the recovery instants, the charts (the warehouse load's beside the
+probes'), SLO figures per phase, the warehouse load's figures per flow and phase
+(``harness.evidence.load``), the ledger, the abort and
 landed-check facts, the RTO floor, the infrastructure telemetry (charts, figures per
 series, failed reads), the component logs of the scenario; per errored scenario the
 exception and its traceback; last the environment.
@@ -17,11 +19,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from harness.core.ledger import LedgerReport, WriteOrigin
 from harness.core.recovery import RecoveryReport
 from harness.core.timeline import Timeline
 from harness.core.verdict import VerdictKind
 from harness.evidence import charts
 from harness.evidence.controls import ControlStatus
+from harness.evidence.load import LOAD_JSON, LoadFigures, file_path, load_report, locust_names
 from harness.evidence.model import (
     LEDGER_CSV,
     ErroredScenario,
@@ -29,6 +33,7 @@ from harness.evidence.model import (
     ScenarioEvidence,
     ScenarioOutcome,
     ScenarioRecord,
+    WarehouseLoad,
     scenario_folder,
     utc_text,
 )
@@ -156,6 +161,60 @@ def _telemetry(telemetry: Telemetry, timeline: Timeline) -> str:
     return "\n".join(parts)
 
 
+def _exit(code: int | None) -> str:
+    if code is None:
+        return "Locust's exit status is unknown"
+    if code < 0:
+        return f"Locust was killed by signal {-code}"
+    return f"Locust exited with status {code}"
+
+
+def _load(scenario: ScenarioEvidence, load: WarehouseLoad) -> str:
+    """The load's pace, how Locust ended, its files, and its figures per flow and phase."""
+    report = load_report(load, scenario.timeline, scenario.verdicts.observed_until_ns)
+    folder = scenario_folder(scenario.scenario)
+    links = ", ".join(
+        f'<a href="{escape(f"{folder}/{file_path(name)}")}">{escape(name)}</a>'
+        for name in locust_names(load)
+    )
+    parts = [
+        "<h3>Warehouse load</h3>",
+        f"<p>Profile <b>{escape(load.profile)}</b>: target {load.target_rps:g} req/s, floor "
+        f"{load.floor_rps:g} req/s (the steady state needs that many OK answers a second); "
+        f"{load.writes:,} keyed writes; {escape(_exit(load.exit_code))}. "
+        f'Figures: <a href="{escape(f"{folder}/{LOAD_JSON}")}">{LOAD_JSON}</a>; Locust\'s own '
+        f"report: {links or 'none was written'}.</p>",
+    ]
+    if load.ended is not None:
+        parts.append(f'<p class="fail">{escape(load.ended)}</p>')
+
+    def row(figures: LoadFigures, flow: str) -> list[str]:
+        rate = figures.throughput_rps
+        return [
+            flow,
+            escape(figures.phase.value),
+            f"{figures.requests:,}",
+            "-" if rate is None else f"{rate:,.1f} req/s",
+            f"{figures.failures:,}",
+            _ms(figures.p95_ms),
+        ]
+
+    rows = [row(f, "<b>all flows</b>") for f in report.all_flows]
+    rows += [row(f, escape(f.flow)) for f in report.per_flow]
+    parts.append(
+        _table(["flow", "phase", "requests", "throughput (OK)", "failures", "p95 (OK)"], rows)
+    )
+    return "\n".join(parts)
+
+
+def _acknowledged(ledger: LedgerReport) -> str:
+    """The acknowledged writes, per origin when the warehouse load wrote too."""
+    if WriteOrigin.LOAD not in ledger.acked_by:
+        return f"{ledger.acked:,}"
+    by = ", ".join(f"{n:,} {o.value}" for o in WriteOrigin if (n := ledger.acked_by.get(o)))
+    return f"{ledger.acked:,} ({by})"
+
+
 def _errored(scenario: ErroredScenario) -> str:
     return "\n".join(
         [
@@ -217,6 +276,8 @@ def _scenario(scenario: ScenarioEvidence) -> str:
         parts.append(
             _table(["flow", "phase", "samples", "availability", "p50", "p95", "p99", ""], slo_rows)
         )
+    if scenario.load is not None:
+        parts.append(_load(scenario, scenario.load))
     ledger = scenario.verdicts.ledger
     if ledger is not None:
         parts.append("<h3>Write ledger</h3>")
@@ -226,7 +287,7 @@ def _scenario(scenario: ScenarioEvidence) -> str:
                 [
                     [
                         f"{ledger.written:,}",
-                        f"{ledger.acked:,}",
+                        _acknowledged(ledger),
                         f"{len(ledger.lost):,}",
                         f"{len(ledger.unknown_present):,}/{len(ledger.unknown_absent):,}",
                         f"{ledger.rpo_ns / 1e9:,.1f} s",

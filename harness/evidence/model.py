@@ -3,7 +3,8 @@
 A scenario ends one of three ways (``ScenarioOutcome``): its verdicts passed, some
 failed (both a ``ScenarioEvidence``), or it raised before it could be judged (an
 ``ErroredScenario``: no timeline, no verdict, the exception). ``ScenarioRecord`` is
-either. ``LedgerWrite`` is one write of a scenario's ledger as the read-back found it.
+either. ``LedgerWrite`` is one write of a scenario's ledger as the read-back found it;
+``WarehouseLoad`` is what the background warehouse load did meanwhile.
 These and ``RunManifest`` are plain frozen data: the scenario runner and the pytest
 plugin build them, tests build them synthetically. Nothing here reads a clock or the
 environment; serialising to JSON-ready values and CSV lives here so that every writer
@@ -20,8 +21,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
-from harness.core.ledger import LedgerReport, WriteOutcome
+from harness.core.ledger import LedgerReport, WriteOrigin, WriteOutcome
 from harness.core.recovery import RecoveryReport
 from harness.core.samples import FlowSamples
 from harness.core.slo import PhaseSlo
@@ -67,7 +69,8 @@ class LedgerWrite:
 
     Instants are monotonic ns, the clock of the scenario's timeline; ``t_complete_ns``
     of an OK write is its acknowledgement. ``tenant`` names the database the write went
-    to when it was not the run's own (None: the run's own).
+    to when it was not the run's own (None: the run's own). ``origin`` says who made it:
+    a probe or the warehouse load.
     """
 
     key: str
@@ -79,6 +82,34 @@ class LedgerWrite:
     db_copies: int
     app_copies: int
     write_class: WriteClass
+    origin: WriteOrigin = WriteOrigin.PROBE
+
+
+@dataclass(frozen=True)
+class WarehouseLoad:
+    """What the background warehouse load did during one scenario, as the runner handed
+    it over (``harness.scenario.background.LoadEvidence``).
+
+    ``flows`` are Locust's requests per flow and ``requests`` all of them together (what
+    the steady state's load floor counts), on the timeline's monotonic clock. ``files``
+    are Locust's own report files that were written (HTML report, CSV and JSON stats,
+    log; any may be missing, e.g. when Locust was killed): the bundle copies them.
+    ``ended`` says why Locust ended before the scenario did (None: it ran to the end).
+    The load has no targets of its own: it is reported, the probes are judged.
+    """
+
+    profile: str
+    target_rps: float
+    floor_rps: float
+    flows: Mapping[str, FlowSamples]
+    requests: FlowSamples
+    writes: int
+    """Keyed writes the load made (acknowledged or not)."""
+    files: tuple[Path, ...]
+    started_ns: int
+    stopped_ns: int
+    exit_code: int | None = None
+    ended: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +123,8 @@ class ScenarioEvidence:
     during the scenario; it is scrubbed of secrets before it is written. ``telemetry`` is
     what the database, cache and ingress did meanwhile (None: nothing was sampled).
     ``writes`` is every write of the ledger (None: the writes were not handed over,
-    which is not the same as a ledger that wrote nothing).
+    which is not the same as a ledger that wrote nothing). ``load`` is what the
+    background warehouse load did (None: the scenario ran without one).
     """
 
     scenario: str
@@ -112,6 +144,7 @@ class ScenarioEvidence:
     critical_flows: tuple[str, ...] = ()
     telemetry: Telemetry | None = None
     writes: tuple[LedgerWrite, ...] | None = None
+    load: WarehouseLoad | None = None
 
     @property
     def all_verdicts(self) -> tuple[Verdict, ...]:
@@ -325,6 +358,7 @@ def ledger_json(report: LedgerReport | None) -> JsonValue:
     return {
         "written": report.written,
         "acked": report.acked,
+        "acked_by": {o.value: report.acked_by[o] for o in WriteOrigin if o in report.acked_by},
         "acked_present": report.acked_present,
         "lost": [
             {"key": w.key, "flow": w.flow, "t_ack_ns": w.t_ack_ns, "index": w.index}
@@ -352,6 +386,7 @@ LEDGER_COLUMNS = (
     "db_copies",
     "app_copies",
     "class",
+    "origin",
 )
 
 
@@ -375,6 +410,7 @@ def ledger_csv(writes: Sequence[LedgerWrite], timeline: Timeline) -> bytes:
                 write.db_copies,
                 write.app_copies,
                 write.write_class.value,
+                write.origin.value,
             ]
         )
     return out.getvalue().encode("utf-8")

@@ -13,7 +13,8 @@ together, each as ``file:line:column: yaml.path: expected X, saw Y; hint``, rais
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
@@ -87,6 +88,10 @@ class UserMix:
     think: ThinkTime
     picker: PickerTasks | None = None
     batches: OrderBatches | None = None
+    pace_s: float | None = None
+    """Seconds from one task's start to the next (Locust's ``constant_pacing``), instead
+    of a think time after each task: the user keeps its rate while the stack slows down,
+    until a task takes longer than its pace. None: ``think`` applies."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,10 @@ class LoadProfile:
     request_timeout_s: float
     users: tuple[UserMix, ...]
     stages: tuple[Stage, ...]
+    target_rps: float | None = None
+    """OK answers per second the profile reaches against a healthy stack; set for the
+    profiles that run under every scenario (``background``), whose steady state needs
+    90 % of it."""
 
     @property
     def duration_s(self) -> float:
@@ -127,6 +136,25 @@ class LoadProfile:
 class LoadProfiles:
     source: str
     profiles: tuple[LoadProfile, ...]
+    background: Mapping[str, str] = field(default_factory=dict)
+    """Scenario profile (smoke, gate, nightly) to the load profile run under each of its
+    scenarios; every one named has a ``target_rps``."""
+
+    def background_for(self, scenario_profile: str) -> LoadProfile:
+        """The load profile under the scenarios of ``scenario_profile``."""
+        name = self.background.get(scenario_profile)
+        if name is None:
+            known = tuple(self.background)
+            raise LoadProfileError(
+                self.source,
+                [
+                    f"{self.source}: background.{scenario_profile}: expected the load profile "
+                    f"run under the {scenario_profile} scenarios, saw none (background names "
+                    f"{', '.join(known) or 'no profile'}); add "
+                    f"background: {{{scenario_profile}: <profile>}}"
+                ],
+            )
+        return self.get(name)
 
     def get(self, name: str) -> LoadProfile:
         for profile in self.profiles:
@@ -150,9 +178,8 @@ def load_profiles(path: Path) -> LoadProfiles:
 def parse_profiles(text: str, source: str) -> LoadProfiles:
     """Validate load profiles given as YAML text; ``source`` names it in problems."""
     reader = _ProfileReader()
-    return LoadProfiles(
-        source, parse_document(text, source, _PROFILES_FILE, reader, reader.profiles)
-    )
+    parsed = parse_document(text, source, _PROFILES_FILE, reader, reader.document)
+    return LoadProfiles(source, *parsed)
 
 
 # --- reading -------------------------------------------------------------------------
@@ -171,23 +198,27 @@ _BATCHES = (
     Field("lines_per_order", Kind.COUNT, "3"),
     Field("batch_pause_s", Kind.SECONDS, "30", allow_zero=True),
 )
+_PACE = Field("pace_s", Kind.SECONDS, "1")
 _ROLE_FIELDS: dict[UserRole, tuple[Field, ...]] = {
     UserRole.PICKER: (_WEIGHT, *_THINK, *_PICKER),
     UserRole.RECEIVER: (_WEIGHT, *_THINK),
     UserRole.ORDER_IMPORTER: (_WEIGHT, *_THINK, *_BATCHES),
     UserRole.REPORTER: (_WEIGHT, *_THINK),
 }
+"""Every key a role needs; ``pace_s`` may stand in for the think times (not the
+importer's, whose think time is between the orders of a batch)."""
 _STAGE = (
     Field("duration_s", Kind.SECONDS, "60"),
     Field("users", Kind.COUNT, "10", allow_zero=True),
     Field("spawn_rate", Kind.COUNT, "5"),
 )
 _TIMEOUT = Field("request_timeout_s", Kind.SECONDS, "10")
+_TARGET = Field("target_rps", Kind.RATE, "20")
 _DEFAULT_TIMEOUT_S = 10.0
 _VERSION = 1
 _PROFILES_FILE = ConfigFile(
     noun="load-profiles",
-    top_keys="version and profiles",
+    top_keys="version, profiles and background",
     reference=DEFAULT_LOAD_PROFILES,
     depth_hint="load profiles are at most five levels deep",
     error=LoadProfileError,
@@ -195,23 +226,59 @@ _PROFILES_FILE = ConfigFile(
 
 
 class _ProfileReader(Reader):
-    def profiles(self, root: MappingNode) -> tuple[LoadProfile, ...] | None:
+    def document(self, root: MappingNode) -> tuple[tuple[LoadProfile, ...], dict[str, str]] | None:
         entries = self.entries(root, "")
-        self.check_keys(entries, "", root, ("version", "profiles"))
+        self.check_keys(entries, "", root, ("version", "profiles"), ("background",))
         version = self.version(entries.get("version"), _VERSION)
         node = self.mapping(entries.get("profiles"), "profiles")
         if node is None:
             return None
         profiles: list[LoadProfile] = []
-        for name, (key, value) in self.entries(node, "profiles").items():
+        declared = self.entries(node, "profiles")
+        for name, (key, value) in declared.items():
             profile = self.profile(name, key, value)
             if profile is not None:
                 profiles.append(profile)
         if not node.value:
             self.add(node, "profiles", "expected at least one profile, saw none; add smoke")
+        background = self.background(entries.get("background"), tuple(declared), profiles)
         if version is None or self.problems:
             return None
-        return tuple(profiles)
+        return tuple(profiles), background
+
+    def background(
+        self, item: Entry | None, declared: tuple[str, ...], profiles: list[LoadProfile]
+    ) -> dict[str, str]:
+        """``background``: scenario profile -> a load profile with a target_rps.
+
+        A profile that is declared but has problems of its own is not reported again."""
+        if item is None:
+            return {}
+        node = self.mapping(item, "background")
+        if node is None:
+            return {}
+        by_name = {p.name: p for p in profiles}
+        result: dict[str, str] = {}
+        for scenario, (key, value) in self.entries(node, "background").items():
+            path = join_path("background", scenario)
+            name = self.text((key, value), path)
+            if name is None:
+                continue
+            profile = by_name.get(name)
+            if name not in declared:
+                self.unknown_name(value, path, "a load profile", name, declared)
+            elif profile is None:
+                continue
+            elif profile.target_rps is None:
+                self.add(
+                    value,
+                    path,
+                    f"expected a profile with target_rps (the pace its steady state needs), "
+                    f"saw profile {name} without one; add target_rps: to profiles.{name}",
+                )
+            else:
+                result[scenario] = name
+        return result
 
     def profile(self, name: str, key: ScalarNode, node: Node) -> LoadProfile | None:
         path = join_path("profiles", name)
@@ -220,12 +287,16 @@ class _ProfileReader(Reader):
             return None
         entries = self.entries(node, path)
         self.check_keys(
-            entries, path, key, ("users", "stages"), ("description", "request_timeout_s")
+            entries,
+            path,
+            key,
+            ("users", "stages"),
+            ("description", "request_timeout_s", "target_rps"),
         )
         description = ""
         if "description" in entries:
             description = self.text(entries["description"], join_path(path, "description")) or ""
-        timeout = self.numbers_and_bools(entries, path, (_TIMEOUT,))
+        timeout = self.numbers_and_bools(entries, path, (_TIMEOUT, _TARGET))
         users = self.users(entries.get("users"), join_path(path, "users"))
         stages = self.stages(entries.get("stages"), join_path(path, "stages"))
         if timeout is None or users is None or stages is None:
@@ -236,6 +307,7 @@ class _ProfileReader(Reader):
             request_timeout_s=float(timeout.get(_TIMEOUT.key, _DEFAULT_TIMEOUT_S)),
             users=users,
             stages=stages,
+            target_rps=None if _TARGET.key not in timeout else float(timeout[_TARGET.key]),
         )
 
     def users(self, item: Entry | None, path: str) -> tuple[UserMix, ...] | None:
@@ -266,11 +338,20 @@ class _ProfileReader(Reader):
             return None
         fields = _ROLE_FIELDS[role]
         entries = self.entries(node, path)
-        self.check_keys(entries, path, key, tuple(f.key for f in fields))
-        values = self.numbers_and_bools(entries, path, fields)
-        if values is None or len(values) < len(fields):
+        paced = "pace_s" in entries and role is not UserRole.ORDER_IMPORTER
+        if paced:
+            fields = tuple(f for f in fields if f not in _THINK)
+        pace_key = () if role is UserRole.ORDER_IMPORTER else ("pace_s",)
+        self.check_keys(entries, path, key, tuple(f.key for f in fields), pace_key)
+        values = self.numbers_and_bools(entries, path, (*fields, _PACE) if paced else fields)
+        if values is None or len(values) < len(fields) + paced:
             return None
-        think = ThinkTime(float(values["think_min_s"]), float(values["think_max_s"]))
+        pace_s = float(values["pace_s"]) if paced else None
+        think = (
+            ThinkTime(0.0, 0.0)
+            if pace_s is not None
+            else ThinkTime(float(values["think_min_s"]), float(values["think_max_s"]))
+        )
         if think.min_s > think.max_s:
             self.add(
                 entries["think_min_s"][1],
@@ -296,7 +377,7 @@ class _ProfileReader(Reader):
                 int(values["lines_per_order"]),
                 float(values["batch_pause_s"]),
             )
-        return UserMix(role, int(values["weight"]), think, picker, batches)
+        return UserMix(role, int(values["weight"]), think, picker, batches, pace_s)
 
     def stages(self, item: Entry | None, path: str) -> tuple[Stage, ...] | None:
         if item is None:

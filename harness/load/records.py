@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from harness.core.ledger import WriteOutcome, WriteRecord
+from harness.core.ledger import WriteOrigin, WriteOutcome, WriteRecord
 from harness.core.samples import Outcome
 from harness.errors import HarnessError
 
@@ -44,10 +44,12 @@ class RequestRecord:
     write: WriteOutcome | None = None
 
     def write_record(self) -> WriteRecord | None:
-        """The ledger's view of this request, when it was a keyed write."""
+        """The ledger's view of this request, when it was a keyed write (made by the load)."""
         if self.write is None:
             return None
-        return WriteRecord(self.key, self.flow, self.t_start_ns, self.t_end_ns, self.write)
+        return WriteRecord(
+            self.key, self.flow, self.t_start_ns, self.t_end_ns, self.write, WriteOrigin.LOAD
+        )
 
 
 def encode_record(

@@ -10,7 +10,14 @@ the Locust master (Locust then stops its users and writes its CSV/JSON stats, an
 reaps the workers it forked), then SIGKILL to the whole process group.
 
 The Odoo password travels in the environment (``ODOO_LOAD_PASSWORD``), never on the
-command line where ``ps`` shows it.
+command line where ``ps`` shows it. So does the owner's pid (``LOAD_OWNER_PID``): the
+locustfile quits when this process is gone, so a load never outlives the run that
+started it, even one killed with SIGKILL.
+
+Locust writes its own report next to the records: ``locust.html`` (``--html``), the CSV
+stats (``locust_stats.csv``, ``_stats_history``, ``_failures``, ``_exceptions``) and
+``locust.json`` (``--json-file``), when it stops normally; ``report_files()`` lists what
+exists.
 """
 
 from __future__ import annotations
@@ -38,6 +45,9 @@ LOCUSTFILE: Path = Path(__file__).resolve().parents[2] / "load" / "warehouse.py"
 RECORDS_NAME = "records.jsonl"
 LOG_NAME = "locust.log"
 STATS_PREFIX = "locust"
+HTML_NAME = "locust.html"
+ALL_FLOWS = "all"
+"""The name of the series holding every request of the run, whatever its flow."""
 TAIL_INTERVAL_S = 0.1
 STDERR_TAIL_LINES = 30
 # Locust exits 1 when any request failed (--exit-code-on-error), which a fault run expects.
@@ -75,10 +85,12 @@ class LoadRun:
         self.records_path = settings.out_dir / RECORDS_NAME
         self.log_path = settings.out_dir / LOG_NAME
         self.stats_prefix = settings.out_dir / STATS_PREFIX
+        self.html_path = settings.out_dir / HTML_NAME
         self._proc: subprocess.Popen[bytes] | None = None
         self._pgid: int | None = None
         self._lock = threading.Lock()
         self._series: dict[str, SampleSeries] = {}
+        self._all = SampleSeries(ALL_FLOWS)
         self._writes: list[WriteRecord] = []
         self._bad_lines: list[str] = []
         self._records = 0
@@ -126,6 +138,8 @@ class LoadRun:
             str(self.stats_prefix),
             "--json-file",
             str(self.stats_prefix),
+            "--html",
+            str(self.html_path),
             "--only-summary",
         ]
         if s.processes is not None and s.processes > 0:
@@ -137,7 +151,11 @@ class LoadRun:
         if self._proc is not None:
             raise LoadError(f"expected a fresh LoadRun, saw one already started: {self.command()}")
         self.settings.out_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "ODOO_LOAD_PASSWORD": self.settings.password}
+        env = {
+            **os.environ,
+            "ODOO_LOAD_PASSWORD": self.settings.password,
+            "LOAD_OWNER_PID": str(os.getpid()),
+        }
         _become_subreaper()
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
@@ -208,6 +226,11 @@ class LoadRun:
         self._finish()
         return code
 
+    def exit_code(self) -> int | None:
+        """Locust's exit status once it ended by itself; None while it runs or unstarted."""
+        proc = self._proc
+        return None if proc is None else proc.poll()
+
     @property
     def pid(self) -> int | None:
         return None if self._proc is None else self._proc.pid
@@ -222,6 +245,17 @@ class LoadRun:
         """The samples of ``flow`` so far (a live object: freeze() it to measure)."""
         with self._lock:
             return self._series.setdefault(flow, SampleSeries(flow))
+
+    def all_requests(self) -> SampleSeries:
+        """Every request so far, whatever its flow (a live object: freeze() it)."""
+        with self._lock:
+            return self._all
+
+    def report_files(self) -> tuple[Path, ...]:
+        """Locust's own report files and its log, those that exist."""
+        out = self.settings.out_dir
+        names = sorted(p for p in out.glob(STATS_PREFIX + "*") if p.is_file())
+        return tuple(p for p in names if not p.name.endswith(".pid"))
 
     def writes(self) -> list[WriteRecord]:
         """The keyed writes so far, in the order their records were read."""
@@ -291,6 +325,7 @@ class LoadRun:
             series = self._series[record.flow] = SampleSeries(record.flow)
         detail = f"{record.call}: {record.error}" if record.error else record.call
         series.add(record.t_start_ns, record.t_end_ns, record.outcome, detail)
+        self._all.add(record.t_start_ns, record.t_end_ns, record.outcome, detail)
         write = record.write_record()
         if write is not None:
             self._writes.append(write)

@@ -79,6 +79,7 @@ def ledger_writes(
                 t_invoke_ns=record.t_invoke_ns,
                 t_complete_ns=record.t_complete_ns,
                 outcome=record.outcome,
+                origin=record.origin,
                 db_copies=in_db,
                 app_copies=via_app.get(record.key, in_db),
                 write_class=write_class(record),

@@ -10,6 +10,11 @@ Probes measure every business flow from outside for the whole run. The phases:
   (or the observation limit);
 - after: a short look that the recovery lasts.
 
+Under every scenario runs the session's warehouse load (``harness.scenario.background``),
+started before the warm-up and stopped after the after phase: its requests are part of
+the steady state (the load must keep 90 % of its target rate), its writes join the
+ledger, and what it did is evidence next to the probes.
+
 An abort watch reverts the fault at once when a critical flow has been down longer
 than the family's RTO plus the abort margin, or when a critical flow has spent more of
 its error budget than ``max_error_budget_burn_pct`` allows (counted from the baseline).
@@ -41,7 +46,13 @@ from harness.core import (
 )
 from harness.core.abort import AbortLimits, abort_reason
 from harness.core.ledger import WriteRecord
-from harness.core.steady import system_steady_intervals
+from harness.core.steady import (
+    LOAD_FLOW,
+    LoadFloor,
+    critical_steady_intervals,
+    system_steady_intervals,
+    window_state,
+)
 from harness.core.verdict import RtoClock
 from harness.errors import ConfigError, FaultDidNotLand
 from harness.faults.base import Fault, FaultRuntime, LandedEvidence
@@ -61,6 +72,7 @@ from harness.odoo.seed import SeedCatalog
 from harness.platform.base import Platform
 from harness.probes import OdooEndpoint, ProbeSet, probe_settings
 from harness.scenario.analysis import window_gate
+from harness.scenario.background import BackgroundLoad, LoadEvidence, LoadPlan, load_dir
 from harness.scenario.floor import explain, recovery_floor
 from harness.scenario.readback import readback_verdict
 from harness.scenario.rollout import GateResult
@@ -125,6 +137,8 @@ class ScenarioResult:
     """Every write of the ledger as the verdicts judged it, in invoke order."""
     write_tenants: Mapping[str, str] = field(default_factory=dict)
     """Key to tenant database, for the writes that went to another tenant's database."""
+    load: LoadEvidence | None = None
+    """What the background warehouse load did; None: the runner ran none."""
 
     @property
     def passed(self) -> bool:
@@ -196,8 +210,11 @@ class ScenarioRunner:
         on_result: Callable[[ScenarioResult], None] | None = None,
         *,
         soak_s: float = 0.0,
+        load: LoadPlan | None = None,
     ) -> None:
         self.platform = platform
+        self.load_plan = load
+        """The warehouse load every scenario runs under; None: the probes alone."""
         self._on_result = on_result
         self.soak_s = soak_s
         """Minimum length of every scenario's after phase (the nightly profile's soak)."""
@@ -207,6 +224,7 @@ class ScenarioRunner:
         self.targets = flow_targets(levels)
         self.steady = steady_spec(levels)
         self._probes: ProbeSet | None = None
+        self._load: BackgroundLoad | None = None
 
     def gate(self, t_from_ns: int, t_to_ns: int) -> GateResult:
         """The rollout analysis over the running scenario's probe samples."""
@@ -234,11 +252,19 @@ class ScenarioRunner:
         watch = TimelineWatch(self.platform, state.mono0, state.wall0, state.events.add)
         sampler = TelemetrySampler(endpoints)
         workloads = [make(endpoints) for make in spec.workloads]
+        load = None
+        if self.load_plan is not None:
+            load = BackgroundLoad(
+                self.load_plan, endpoints, load_dir(self.runtime.run_dir, spec.name)
+            )
         watch.start()
         sampler.start()
         probes.start()
         self._probes = probes
         try:
+            if load is not None:
+                load.start()
+                self._load = load
             for workload in workloads:
                 workload.start()
             # Warm-up (not judged): the stack may still be settling from the last scenario.
@@ -251,11 +277,15 @@ class ScenarioRunner:
                 self._break_and_observe(state, probes)
             else:
                 state.abort(
-                    f"{spec.name}: the steady state did not hold during the baseline, so "
-                    "nothing was injected; fix the baseline first (see the probe samples)"
+                    f"{spec.name}: the steady state did not hold during the baseline "
+                    f"({self._unsteady(probes)}), so nothing was injected; fix the baseline "
+                    "first (see the probe samples)"
                 )
         finally:
             self._probes = None
+            self._load = None
+            if load is not None:
+                load.stop()
             for workload in workloads:
                 workload.stop()
             probes.stop()
@@ -263,7 +293,10 @@ class ScenarioRunner:
             telemetry = sampler.stop()
             state.events.add(EventKind.RUN_END, time.monotonic_ns(), "observation ends")
         logs = self.platform.component_logs(since=log_offsets)
-        result = self._judge(state, probes, telemetry, logs, workloads)
+        if load is not None:
+            for entry in load.writes():
+                state.ledger.add(*entry)
+        result = self._judge(state, probes, telemetry, logs, workloads, load=load)
         if self._on_result is not None:
             self._on_result(result)
         return result
@@ -332,10 +365,36 @@ class ScenarioRunner:
     def _timeline(state: _Run) -> Timeline:
         return Timeline(state.mono0, state.wall0, state.events.snapshot())
 
+    def _load_floor(self) -> LoadFloor | None:
+        return None if self._load is None else self._load.floor()
+
     def _steady_now(self, probes: ProbeSet) -> bool:
         now = time.monotonic_ns()
-        steady = system_steady_intervals(probes.samples(), self.targets, self.steady.window_ns, now)
+        steady = system_steady_intervals(
+            probes.samples(), self.targets, self.steady.window_ns, now, self._load_floor()
+        )
         return any(iv.start_ns <= now - 1 and iv.end_ns >= now for iv in steady)
+
+    def _unsteady(self, probes: ProbeSet) -> str:
+        """What is not steady now, in words (for the baseline that did not hold)."""
+        now = time.monotonic_ns()
+        floor = self._load_floor()
+        per_flow = critical_steady_intervals(
+            probes.samples(), self.targets, self.steady.window_ns, now, floor
+        )
+        names = [
+            name
+            for name, own in per_flow.items()
+            if not any(iv.start_ns <= now - 1 < iv.end_ns for iv in own)
+        ]
+        if floor is not None and LOAD_FLOW in names:
+            window = self.steady.window_ns
+            ok = window_state(floor.samples, window, now).ok
+            names[names.index(LOAD_FLOW)] = (
+                f"{LOAD_FLOW} at {ok / (window / 1e9):.1f} OK answers/s, below its floor "
+                f"{floor.floor_rps:g} req/s (90 % of its target {floor.target_rps:g})"
+            )
+        return "not steady: " + ", ".join(names) if names else "steady only at times"
 
     def _observe(
         self,
@@ -362,7 +421,9 @@ class ScenarioRunner:
                 state.abort(reason)
                 return
             if until_steady:
-                steady = system_steady_intervals(flows, self.targets, self.steady.window_ns, now)
+                steady = system_steady_intervals(
+                    flows, self.targets, self.steady.window_ns, now, self._load_floor()
+                )
                 start = injected if since is None else since
                 if first_stable_instant(steady, start, self.steady.stability_ns, now) is not None:
                     return
@@ -375,6 +436,8 @@ class ScenarioRunner:
         telemetry: Telemetry,
         logs: Mapping[str, str],
         workloads: Sequence[Workload],
+        *,
+        load: BackgroundLoad | None,
     ) -> ScenarioResult:
         spec, ledger = state.spec, state.ledger
         endpoints = self.platform.endpoints()
@@ -422,6 +485,7 @@ class ScenarioRunner:
                 read_back=result.read_back,
                 rto_clock=RtoClock.INJECT if spec.self_healing else RtoClock.REVERT,
                 durable_flows=durable_flows(self.levels),
+                load=None if load is None else load.floor(),
             )
         )
         end = timeline.events[-1].t_ns
@@ -464,6 +528,7 @@ class ScenarioRunner:
             telemetry=telemetry,
             logs=logs,
             writes=records,
+            load=None if load is None else load.evidence(),
             write_tenants={
                 key: tenant
                 for (tenant, _), keys in ledger.keys_by_place().items()

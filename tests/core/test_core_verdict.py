@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.core.ledger import ReadBack, WriteOutcome, WriteRecord
+from harness.core.ledger import ReadBack, WriteOrigin, WriteOutcome, WriteRecord
 from harness.core.samples import FlowSamples, Outcome, SampleSeries
+from harness.core.steady import LoadFloor
 from harness.core.targets import FlowTarget, RecoveryTarget, SteadyStateSpec
 from harness.core.timeline import EventKind, Phase, Timeline, TimelineEvent
 from harness.core.verdict import (
@@ -56,6 +57,7 @@ def run_with(
     rto_clock: RtoClock = RtoClock.INJECT,
     durable_flows: frozenset[str] = frozenset(),
     rpo_writes: int = 0,
+    load: LoadFloor | None = None,
 ) -> RunVerdicts:
     events = (
         TimelineEvent(EventKind.PHASE_START, 0, "baseline", Phase.BASELINE),
@@ -87,6 +89,7 @@ def run_with(
         read_back=read_back,
         rto_clock=rto_clock,
         durable_flows=durable_flows,
+        load=load,
     )
     return evaluate_run(run)
 
@@ -372,3 +375,74 @@ def test_the_recovery_phase_is_held_to_the_degraded_p95() -> None:
         "db-failover checkout p95 latency 1,500 ms exceeds the degraded target 1,000 ms "
         "while recovering (12:01:40.000-12:02:30.000"
     ), recovering[0].sentence
+
+
+def load_requests(until_s: int, working: Callable[[int], bool], every_ms: int = 50) -> FlowSamples:
+    """A load answering OK every ``every_ms`` while ``working``, nothing otherwise."""
+    series = SampleSeries("all")
+    for start in range(0, until_s * S, every_ms * MS):
+        if working(start):
+            series.add(start, start + 10 * MS, Outcome.OK)
+    return series.freeze()
+
+
+def test_a_load_that_collapses_holds_recovery_back_with_its_sentence() -> None:
+    # The probes recover at 70 s, but Locust died at 65 s: the stack is not steady.
+    load = LoadFloor(load_requests(200, lambda t: t < 65 * S), target_rps=20)
+    result = run_with(lambda t: 61 * S <= t < 70 * S, load=load)
+    (rto,) = [v for v in result.verdicts if v.kind is VerdictKind.RTO]
+    assert not rto.passed
+    assert rto.measured is None
+    assert (
+        "warehouse load not steady by the end (its last 10 s: 0 OK answers of 0 requests = "
+        "0.0 req/s, below its floor 18 req/s = 90 % of its target 20 req/s; the load "
+        "generator was starved or its requests failed)"
+    ) in rto.sentence
+    # The same run with the load working throughout recovers with the probes.
+    working = LoadFloor(load_requests(200, lambda t: True), target_rps=20)
+    (rto,) = [
+        v
+        for v in run_with(lambda t: 61 * S <= t < 70 * S, load=working).verdicts
+        if v.kind is VerdictKind.RTO
+    ]
+    assert rto.passed
+    assert rto.measured == 20.8  # as without the load (test above)
+
+
+def test_a_load_back_at_pace_late_is_what_recovery_waited_for() -> None:
+    # Probes steady again at +20.8 s; the load only answers again from 100 s on, at
+    # 20 req/s: its window holds the 180 answers its 18 req/s floor needs with the
+    # answer ending 100.01 + 179 x 0.05 = 108.96 s.
+    load = LoadFloor(load_requests(200, lambda t: not 61 * S <= t < 100 * S), target_rps=20)
+    (rto,) = [
+        v
+        for v in run_with(lambda t: 61 * S <= t < 70 * S, load=load).verdicts
+        if v.kind is VerdictKind.RTO
+    ]
+    assert rto.measured == 48.96
+    assert (
+        "warehouse load steady again last, at +49.0 s (its 10 s before: 179 OK answers of 179 "
+        "requests = 17.9 req/s, below its floor 18 req/s"
+    ) in rto.sentence
+
+
+def test_rpo_counts_probe_and_load_writes_apart() -> None:
+    ledger = (
+        WriteRecord("probe-1", "sale", 50 * S, 50_100 * MS, WriteOutcome.OK),
+        WriteRecord("so-1", "order_import", 51 * S, 51_100 * MS, WriteOutcome.OK, WriteOrigin.LOAD),
+        WriteRecord("so-2", "order_import", 52 * S, 52_100 * MS, WriteOutcome.OK, WriteOrigin.LOAD),
+        WriteRecord(
+            "so-3", "order_import", 53 * S, 53_100 * MS, WriteOutcome.FAIL, WriteOrigin.LOAD
+        ),
+    )
+    result = run_with(
+        lambda t: 61 * S <= t < 70 * S,
+        ledger=ledger,
+        read_back=ReadBack({"probe-1": 1, "so-1": 1}),
+    )
+    (rpo,) = [v for v in result.verdicts if v.kind is VerdictKind.RPO]
+    assert not rpo.passed
+    assert rpo.sentence == (
+        "db-failover RPO 7.9 s misses target 0 s and 0 lost writes: 1 of 1 probe and 2 load "
+        "acknowledged writes lost (so-2)"
+    )

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from harness.core.ledger import ReadBack, WriteOutcome, WriteRecord
+from harness.core.ledger import ReadBack, WriteOrigin, WriteOutcome, WriteRecord
 from harness.core.samples import FlowSamples, Outcome, SampleSeries
 from harness.core.targets import FlowTarget, RecoveryTarget, SteadyStateSpec
 from harness.core.timeline import EventKind, Phase, Timeline, TimelineEvent
@@ -15,7 +15,9 @@ from harness.evidence.bundle import EvidenceBundle
 from harness.evidence.model import ErroredScenario, RunManifest, ScenarioEvidence, ScenarioRecord
 from harness.ledger import ReadBackResult
 from harness.levels import Control, FaultFamily
+from harness.scenario.background import LoadEvidence
 from harness.scenario.readback import ledger_writes
+from harness.scenario.runner import ScenarioResult, ScenarioSpec
 from harness.telemetry import Gap, Metric, Reading, Source, Telemetry
 
 MS = 1_000_000
@@ -71,6 +73,25 @@ def telemetry(until_s: int = 150, outage_s: tuple[float, float] = (61.2, 70.0)) 
     return Telemetry(1.0, tuple(readings), tuple(gaps))
 
 
+def ledger_records(load_writes: int = 0) -> tuple[WriteRecord, ...]:
+    """100 acknowledged picking writes a second apart; the last ``load_writes`` the load's."""
+    return tuple(
+        WriteRecord(
+            f"so-{i}",
+            "picking",
+            i * S,
+            i * S + 50 * MS,
+            WriteOutcome.OK,
+            WriteOrigin.LOAD if i >= 100 - load_writes else WriteOrigin.PROBE,
+        )
+        for i in range(100)
+    )
+
+
+READ_BACK = ReadBack({f"so-{i}": 1 for i in range(100)})
+"""What the read-back finds of ``ledger_records``: every key once."""
+
+
 def scenario(
     name: str = "db-failover-primary-crash",
     *,
@@ -80,8 +101,10 @@ def scenario(
     family: FaultFamily = FaultFamily.DB_FAILOVER,
     abort: str | None = None,
     sampled: bool = True,
+    load_writes: int = 0,
 ) -> ScenarioEvidence:
-    """A fault at 60 s, an outage of the critical flow, recovery, a write ledger."""
+    """A fault at 60 s, an outage of the critical flow, recovery, a write ledger (of which
+    the last ``load_writes`` are the warehouse load's)."""
 
     def down(t: int) -> bool:
         return round(outage_s[0] * S) <= t < round(outage_s[1] * S)
@@ -97,11 +120,8 @@ def scenario(
         TimelineEvent(EventKind.PHASE_START, 110 * S, "after", Phase.AFTER),
         TimelineEvent(EventKind.RUN_END, until_s * S, "end"),
     )
-    ledger = tuple(
-        WriteRecord(f"so-{i}", "picking", i * S, i * S + 50 * MS, WriteOutcome.OK)
-        for i in range(100)
-    )
-    read_back = ReadBack({f"so-{i}": 1 for i in range(100)})
+    ledger = ledger_records(load_writes)
+    read_back = READ_BACK
     timeline = Timeline(
         mono_anchor_ns=0,
         wall_anchor_ns=int(started_at.timestamp()) * S,
@@ -154,6 +174,38 @@ def scenario(
         writes=ledger_writes(
             ledger, ReadBackResult(read_back, len(ledger), ()), verdicts.ledger, {}
         ),
+    )
+
+
+def scenario_result(
+    spec: ScenarioSpec,
+    evidence: ScenarioEvidence,
+    *,
+    writes: tuple[WriteRecord, ...] = (),
+    read_back: ReadBack | None = None,
+    load: LoadEvidence | None = None,
+) -> ScenarioResult:
+    """A result as the runner delivers it, from synthetic evidence (its timeline, samples
+    and verdicts), with the ledger's ``writes`` and what the read-back found of them."""
+    found = ReadBack() if read_back is None else read_back
+    return ScenarioResult(
+        spec=spec,
+        timeline=evidence.timeline,
+        flows=dict(evidence.flows),
+        verdicts=evidence.verdicts.verdicts,
+        run=evidence.verdicts,
+        invariant_verdicts=(),
+        landed=None,
+        abort_reason=None,
+        floor_lines=(),
+        read_back=ReadBackResult(found, len(found.copies), ()),
+        invariants=(),
+        wall_start_ns=int(evidence.started_at.timestamp()) * S,
+        wall_end_ns=int(evidence.ended_at.timestamp()) * S,
+        telemetry=Telemetry(1.0, (), ()),
+        logs={},
+        writes=writes,
+        load=load,
     )
 
 

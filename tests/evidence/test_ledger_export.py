@@ -34,6 +34,7 @@ def test_every_write_is_in_ledger_csv_with_its_instants_copies_and_class(tmp_pat
         "db_copies",
         "app_copies",
         "class",
+        "origin",
     ]
     assert len(rows) == 1 + 100
     # so-7: invoked 7 s after the anchor (12:00:00 UTC), acknowledged 50 ms later.
@@ -49,6 +50,7 @@ def test_every_write_is_in_ledger_csv_with_its_instants_copies_and_class(tmp_pat
         "1",
         "1",
         "acknowledged-present",
+        "probe",
     ]
 
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from harness.core.ledger import ReadBack
 from harness.errors import PlatformError
 from harness.evidence.model import ErroredScenario, ScenarioEvidence, ScenarioOutcome
 from harness.faults.base import Fault, FaultRuntime
-from harness.ledger import ReadBackFailed, ReadBackResult
+from harness.ledger import ReadBackFailed
 from harness.levels import DEFAULT_SERVICE_LEVELS, FaultFamily, load_service_levels
 from harness.scenario.evidence import SessionScenarios
 from harness.scenario.runner import ScenarioResult, ScenarioSpec
-from harness.telemetry import Telemetry
-from tests.evidence.synthetic import START, S, scenario
+from tests.evidence.synthetic import START, scenario, scenario_result
 
 LEVELS = load_service_levels(DEFAULT_SERVICE_LEVELS)
 TEST = "scenarios/test_db_failover.py::test_planned_switchover"
@@ -32,23 +30,7 @@ def _result(spec: ScenarioSpec, *, passed: bool) -> ScenarioResult:
     """A result as the runner delivers it, from the synthetic evidence."""
     evidence = scenario(spec.name, outage_s=(61.2, 70.0) if passed else (61.2, 95.0))
     assert evidence.passed is passed
-    return ScenarioResult(
-        spec=spec,
-        timeline=evidence.timeline,
-        flows=dict(evidence.flows),
-        verdicts=evidence.verdicts.verdicts,
-        run=evidence.verdicts,
-        invariant_verdicts=(),
-        landed=None,
-        abort_reason=None,
-        floor_lines=(),
-        read_back=ReadBackResult(ReadBack(), 0, ()),
-        invariants=(),
-        wall_start_ns=int(START.timestamp()) * S,
-        wall_end_ns=int(END.timestamp()) * S,
-        telemetry=Telemetry(1.0, (), ()),
-        logs={},
-    )
+    return scenario_result(spec, evidence)
 
 
 def _raise(

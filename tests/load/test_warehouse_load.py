@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.core.ledger import WriteOutcome
+from harness.core.ledger import WriteOrigin, WriteOutcome
 from harness.core.samples import Outcome
 from harness.load.catalog import write_catalog
 from harness.load.runner import LOCUSTFILE, LoadError, LoadRun, LoadSettings
@@ -131,6 +131,11 @@ def test_smoke_run_records_every_flow_and_its_writes(warehouse: Warehouse, tmp_p
     lines = sum(len(path.read_bytes().splitlines()) for path in worker_files)
     assert lines == run.record_count
     assert (tmp_path / "locust_stats.csv").exists()
+    # Locust's own report, for the bundle.
+    assert "<html" in (tmp_path / "locust.html").read_text()[:2000].lower()
+    names = {p.name for p in run.report_files()}
+    assert {"locust.html", "locust_stats.csv", "locust_failures.csv", "locust.log"} <= names
+    assert all(w.origin is WriteOrigin.LOAD for w in run.writes())
 
     writes = run.writes()
     flows_written = {w.flow for w in writes}
@@ -172,6 +177,57 @@ def test_stop_ends_locust_and_leaves_no_process(warehouse: Warehouse, tmp_path: 
     assert time.monotonic() - t_stop < run.settings.stop_timeout_s
     for gone in (pid, *children):
         assert not Path(f"/proc/{gone}").exists(), f"process {gone} outlived stop()"
+
+
+OWNER = """
+import sys, time
+from pathlib import Path
+from harness.load.runner import LoadRun, LoadSettings
+
+run = LoadRun(LoadSettings(host=sys.argv[1], catalog=Path(sys.argv[2]), out_dir=Path(sys.argv[3]),
+                           profiles_file=Path(sys.argv[4]), processes=None))
+run.start()
+print(run.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_load_whose_owner_is_killed_quits_by_itself(warehouse: Warehouse, tmp_path: Path) -> None:
+    owner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            OWNER,
+            warehouse.base_url,
+            str(warehouse.catalog),
+            str(tmp_path),
+            str(warehouse.profiles),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert owner.stdout is not None
+        locust = int(owner.stdout.readline())
+        assert Path(f"/proc/{locust}").exists()
+    finally:
+        owner.kill()  # SIGKILL: the owner gets no chance to stop its load
+        owner.wait()
+        if owner.stdout is not None:
+            owner.stdout.close()
+    deadline = time.monotonic() + 10
+    while _alive(locust) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(locust), "Locust outlived the process that started it"
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie (an orphan's zombie waits for PID 1 or a subreaper)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_a_bad_host_makes_every_request_an_error_sample(
