@@ -42,7 +42,14 @@ from harness.core.ledger import ReadBack, WriteOutcome, WriteRecord
 from harness.errors import HarnessError
 from harness.levels import BusinessFlow
 from harness.odoo.client import OdooClient
-from harness.odoo.errors import OdooError
+from harness.odoo.errors import (
+    ErrorKind,
+    OdooConnectionError,
+    OdooError,
+    OdooHTTPError,
+    OdooRPCError,
+    OdooTimeout,
+)
 from harness.odoo.flows import as_id, as_rows, field_ids, field_str
 
 CHUNK_SIZE = 500
@@ -216,22 +223,39 @@ def chunks(keys: Sequence[str], size: int = CHUNK_SIZE) -> Iterator[Sequence[str
 
 
 class AppKeyReader:
-    """Reads keys back through Odoo's API with a logged-in ``OdooClient``."""
+    """Reads keys back through Odoo's API with a logged-in ``OdooClient``.
 
-    def __init__(self, client: OdooClient) -> None:
+    Reading is idempotent, so a chunk that fails for a reason the stack recovers from
+    (the database tier failing under Odoo, a timeout, a refused or reset connection, a
+    proxy's 5xx: a stack still settling after an aborted failover) is read again every
+    ``RETRY_S`` for up to ``wait_s``; any other error, or one that outlasts the wait,
+    is ``ReadBackFailed``.
+    """
+
+    RETRY_S = 1.0
+
+    def __init__(self, client: OdooClient, *, wait_s: float = 0.0) -> None:
         self._client = client
+        self._wait_s = wait_s
 
     def copies(self, kind: KeyKind, keys: Sequence[str]) -> Mapping[str, int]:
         suffix = DONE_SUFFIX if kind.done else ""
         counts: dict[str, int] = {}
+        deadline = time.monotonic() + self._wait_s
         for chunk in chunks(keys):
-            try:
-                found = self._count(kind, [base_key(k) for k in chunk])
-            except OdooError as exc:
-                raise ReadBackFailed(
-                    f"expected to read {len(chunk)} {kind.name} keys back through the app, "
-                    f"saw: {exc}. Read back once the app serves again."
-                ) from exc
+            while True:
+                try:
+                    found = self._count(kind, [base_key(k) for k in chunk])
+                    break
+                except OdooError as exc:
+                    if _transient(exc) and time.monotonic() < deadline:
+                        time.sleep(self.RETRY_S)
+                        continue
+                    raise ReadBackFailed(
+                        f"expected to read {len(chunk)} {kind.name} keys back through the app"
+                        f"{_within(self._wait_s)}, saw: {exc}. Read back once the app serves "
+                        "again."
+                    ) from exc
             for key, copies in found.items():
                 counts[key + suffix] = copies
         return counts
@@ -275,6 +299,19 @@ class AppKeyReader:
     ) -> list[Mapping[str, object]]:
         answer = self._client.execute_kw(model, "search_read", [domain, fields])
         return as_rows(answer, self._where(model))
+
+
+def _transient(exc: OdooError) -> bool:
+    """Whether the stack may answer the same read a moment later."""
+    if isinstance(exc, OdooRPCError):
+        return exc.kind is ErrorKind.INFRA
+    if isinstance(exc, OdooHTTPError):
+        return exc.status >= 500
+    return isinstance(exc, OdooTimeout | OdooConnectionError)
+
+
+def _within(wait_s: float) -> str:
+    return f" within {wait_s:g} s" if wait_s > 0 else ""
 
 
 class DbReadBack:

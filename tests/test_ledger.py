@@ -33,6 +33,7 @@ from harness.ledger import (
 )
 from harness.levels import BusinessFlow
 from harness.odoo.client import OdooClient
+from harness.odoo.errors import OdooRPCError
 from harness.probes import OdooEndpoint, ProbeSet, ProbeSettings, probe_settings
 from tests.support.seeded import DB, LEVELS, SeededDouble, seeded_double, targets
 
@@ -255,3 +256,59 @@ def test_a_validation_the_database_forgot_is_a_lost_stock_movement(double: Seede
     report = reconcile(ledger.records(), result.read_back, None)
     # The order and the receipt are still there; only their stock movements are gone.
     assert {w.key for w in report.lost} == {delivery.key, receipt.key}
+
+
+class _SettlingApp:
+    """An app answering a search_read with ``failures`` first (a stack still settling)."""
+
+    def __init__(self, *failures: Exception) -> None:
+        self.failures = list(failures)
+        self.calls = 0
+
+    def execute_kw(self, model: str, method: str, args: list[object]) -> object:
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return [{"id": 1, "client_order_ref": "so-1"}]
+
+
+def _pool_full() -> OdooRPCError:
+    return OdooRPCError(
+        endpoint="/jsonrpc object.execute_kw sale.order.search_read",
+        name="psycopg2.pool.PoolError",
+        message="The Connection Pool Is Full",
+        code=200,
+        http_status=200,
+    )
+
+
+def test_the_app_read_back_waits_out_a_database_tier_still_settling(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(AppKeyReader, "RETRY_S", 0.01)
+    app = _SettlingApp(_pool_full(), _pool_full())
+    reader = AppKeyReader(app, wait_s=5)  # type: ignore[arg-type]
+    assert reader.copies(KeyKind.SALE_ORDER, ["so-1", "so-2"]) == {"so-1": 1}
+    assert app.calls == 3
+
+
+def test_an_app_read_back_that_keeps_failing_says_for_how_long(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(AppKeyReader, "RETRY_S", 0.01)
+    reader = AppKeyReader(_SettlingApp(*[_pool_full()] * 1000), wait_s=0.1)  # type: ignore[arg-type]
+    with pytest.raises(ReadBackFailed) as caught:
+        reader.copies(KeyKind.SALE_ORDER, ["so-1"])
+    assert str(caught.value).startswith(
+        "expected to read 1 SALE_ORDER keys back through the app within 0.1 s, saw: Odoo "
+        "answered /jsonrpc object.execute_kw sale.order.search_read with error "
+        "psycopg2.pool.PoolError"
+    )
+    # A business error is not the stack settling: no retry.
+    business = OdooRPCError(
+        endpoint="x", name="odoo.exceptions.AccessError", message="no", code=200, http_status=200
+    )
+    app = _SettlingApp(business)
+    with pytest.raises(ReadBackFailed):
+        AppKeyReader(app, wait_s=5).copies(KeyKind.SALE_ORDER, ["so-1"])  # type: ignore[arg-type]
+    assert app.calls == 1

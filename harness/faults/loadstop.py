@@ -2,8 +2,9 @@
 
 The pid file holds Locust's pid and its start time (field 22 of ``/proc/PID/stat``),
 so a pid the kernel reused for another process is never signalled. Locust runs in its
-own process group (``LoadRun``): the stop sends SIGTERM to the group (Locust writes its
-stats and exits), waits a bounded time, then SIGKILLs what is left.
+own process group (``LoadRun``): the stop sends SIGINT to the group (Locust stops its
+users, writes its report and stats and exits, as on Ctrl-C; see ``harness.load.runner``
+for why not SIGTERM), waits a bounded time, then SIGKILLs what is left.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def stop_load(pidfile: Path) -> None:
     if _start_time(pid) != started:
         return  # it ended; the pid may since belong to someone else
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, signal.SIGINT)
     deadline = time.monotonic() + STOP_WAIT_S
     while time.monotonic() < deadline:
         if _start_time(pid) != started or _zombie(pid):

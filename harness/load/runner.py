@@ -5,9 +5,12 @@
 (default: the number of cores) or the master/worker flags it is given, waits until a
 Locust process opened its record file, tails every record file (``records.jsonl`` and
 ``records.jsonl.<pid>`` of each worker) on a thread into one ``SampleSeries`` per flow plus
-the write ledger's ``WriteRecord`` list, and stops Locust within a bounded time: SIGTERM to
-the Locust master (Locust then stops its users and writes its CSV/JSON stats, and
-reaps the workers it forked), then SIGKILL to the whole process group.
+the write ledger's ``WriteRecord`` list, and stops Locust within a bounded time: SIGINT to
+the Locust master (Locust then stops its users, writes its HTML report and CSV/JSON stats,
+and reaps the workers it forked), then SIGKILL to the whole process group. SIGINT, not
+SIGTERM: Locust 2.47 leaves its HTML report unwritten on SIGTERM, and here (a headless
+run in its own session) its SIGTERM handler did not even run, so it died of the signal
+with no JSON stats either.
 
 The Odoo password travels in the environment (``ODOO_LOAD_PASSWORD``), never on the
 command line where ``ps`` shows it. So does the owner's pid (``LOAD_OWNER_PID``): the
@@ -209,7 +212,7 @@ class LoadRun:
         return code
 
     def stop(self) -> int | None:
-        """SIGTERM, a bounded wait, then SIGKILL; returns Locust's exit status."""
+        """SIGINT, a bounded wait, then SIGKILL; returns Locust's exit status."""
         proc = self._proc
         if proc is None:
             return None
@@ -217,7 +220,7 @@ class LoadRun:
             # To the master only: it stops its workers and reaps them before it exits.
             # Signalling the whole group would let a worker outlive its master, to be
             # re-parented to a PID 1 that never reaps it.
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(signal.SIGINT)
             try:
                 proc.wait(timeout=self.settings.stop_timeout_s)
             except subprocess.TimeoutExpired:

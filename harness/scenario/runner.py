@@ -458,7 +458,7 @@ class ScenarioRunner:
                 )
                 _log_in_once_serving(client, READ_BACK_WAIT_S)
                 readers[name] = (
-                    AppKeyReader(client),
+                    AppKeyReader(client, wait_s=READ_BACK_WAIT_S),
                     DbReadBack(endpoints.db.conninfo(dbname=name)),
                 )
             own = readers.pop(endpoints.app_login.db)
