@@ -28,9 +28,11 @@ Definitions (DESIGN.md "Measurement"; steady state as in ``harness.core.steady``
 - Outage, per flow, from consecutive samples in start order: it opens at the start of
   a failed sample that follows a success (or opens the series) and closes at the start
   of the next OK sample (at its ``answered`` instant when its first request was held
-  up by what it recovered from: ``harness.core.samples``). Starts are used at both
-  ends so that the probe's own latency cancels: if the service is down for exactly L
-  and probed every I (outcome decided a fixed delay after the start), the first failed
+  up by what it recovered from: ``harness.core.samples``), or earlier at the late answer
+  of a stalled sample whose run succeeded in the end (``harness.core.stalls``). Starts
+  are used at both ends so that the probe's own latency cancels: if the service is
+  down for exactly L and probed every I (outcome decided a fixed delay after the
+  start), the first failed
   start lies in [a, a + I) and the first OK start after it in [a + L, a + L + I), so
   the measure is within I of L. An outage still open at the end of observation ends
   there and is marked unrecovered.
@@ -60,14 +62,16 @@ from harness.core.timeline import EventKind, Timeline
 
 _FAILED_RUN = re.compile(rb"[^\x00]+")
 _OK_BYTE = bytes([Outcome.OK.value])
+_STALL = Outcome.STALL.value
 
 
 @dataclass(frozen=True, slots=True)
 class Outage:
     """Flow ``flow`` had no success during ``[start_ns, end_ns)``.
 
-    ``first_index`` is the first failed sample; ``stop_index`` the OK sample that
-    closed it (or ``len(samples)`` when it was still open at the end of observation).
+    ``first_index`` is the first failed sample; ``stop_index`` the sample that closed
+    it: the OK sample, or the stalled one whose late answer showed the flow answering
+    again (``len(samples)`` when it was still open at the end of observation).
     """
 
     flow: str
@@ -83,15 +87,36 @@ class Outage:
 
 
 def outages(samples: FlowSamples, until_ns: int) -> list[Outage]:
-    """The outages of one flow, in order."""
-    starts = samples.starts
+    """The outages of one flow, in order.
+
+    Within a run of failed samples, a stalled one that was answered in the end
+    (``harness.core.stalls``) shows the flow answering again from its answer: the
+    outage closes there (or at the next OK sample's, whichever is first), and a failed
+    sample started after that answer opens the next outage.
+    """
+    starts, answered = samples.starts, samples.answered
     flags = samples.outcomes.tobytes()
     result: list[Outage] = []
     for run in _FAILED_RUN.finditer(flags):
         first, stop = run.start(), run.end()
+        back: int | None = None  # the earliest late answer of a stalled sample so far
+        back_by = first
+        for index in range(first, stop):
+            if back is not None and starts[index] >= back:
+                result.append(Outage(samples.flow, starts[first], back, first, back_by, True))
+                first, back = index, None
+            if (
+                flags[index] == _STALL
+                and answered[index] > starts[index]
+                and (back is None or answered[index] < back)
+            ):
+                back, back_by = answered[index], index
         if stop < len(starts):
-            end = samples.answered[stop]
-            result.append(Outage(samples.flow, starts[first], end, first, stop, True))
+            end = samples.answered[stop] if back is None else min(back, answered[stop])
+            by = stop if back is None or answered[stop] < back else back_by
+            result.append(Outage(samples.flow, starts[first], end, first, by, True))
+        elif back is not None:
+            result.append(Outage(samples.flow, starts[first], back, first, back_by, True))
         else:
             end = max(until_ns, starts[first])
             result.append(Outage(samples.flow, starts[first], end, first, stop, False))

@@ -14,7 +14,9 @@ answered again, for an OK sample that ends an outage (``harness.core.recovery``)
 the start, unless the run's first request was itself held up by what it recovers from
 (a thawing component answers it late): then it is when that request was answered, less
 the flow's usual time for it, so an outage ends when the stack answered, not when a
-request that merely waited for it was sent.
+request that merely waited for it was sent. A ``STALL`` sample whose run was answered in
+the end carries the instant of that late answer (its end), which ends an outage too;
+every other failed sample was never answered and keeps its start.
 """
 
 from __future__ import annotations

@@ -10,8 +10,11 @@ after the thaw, within the timeout, is an OK answer that came far too late. So:
 - A run of the flow that completed but had a stalled exchange is one ``Outcome.STALL``
   sample, from the first stalled exchange's send to the end of the last one: it failed
   to be served in time, and is charged to availability and outages, not to latency
-  (the core never counts a failure twice). A run that failed after a stall is dated
-  from the stall's send, with its own outcome.
+  (the core never counts a failure twice). Its ``answered_ns`` is that end: the stack
+  answered it then, so the flow was answering again from there on (an outage closes at
+  the first such answer, ``harness.core.recovery.outages``), as it closes at an OK
+  sample's. A run that failed after a stall is dated from the stall's send, with its
+  own outcome, and was never answered.
 - A timed-out exchange is the run's TIMEOUT (dated at its send), not a second stall.
 - Judged per exchange, not per flow: a multi-call flow that is slow in total but whose
   every exchange stayed under the threshold is an OK sample with its whole latency.
@@ -101,6 +104,6 @@ def run_sample(run: FlowRun, stall_ns: int) -> ProbeSample:
     why = stall_detail(first, stall_ns)
     if run.outcome is Outcome.OK:
         end = max(x.ended_ns for x in stalls)
-        return ProbeSample(run.flow, first.sent_ns, end, Outcome.STALL, why)
+        return ProbeSample(run.flow, first.sent_ns, end, Outcome.STALL, why, end)
     start = min(first.sent_ns, run.t_start_ns)
     return ProbeSample(run.flow, start, run.t_end_ns, run.outcome, f"{run.detail} after {why}")

@@ -26,9 +26,10 @@ Conventions (the contract every RTO rests on):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import accumulate
 from typing import NamedTuple
 
 from harness.core.samples import FlowSamples, MeasurementError, Outcome
@@ -55,46 +56,36 @@ def slow_allowance(count: int, pct: int = 95) -> int:
     return count - (pct * count + 99) // 100
 
 
-def steady_intervals(
-    samples: FlowSamples, target: FlowTarget, window_ns: int, until_ns: int
-) -> list[Interval]:
-    """Maximal intervals, clipped to ``until_ns``, during which the flow is steady."""
+def _check_window(window_ns: int) -> None:
     if window_ns <= 0:
         raise MeasurementError(
             f"steady state: expected a window > 0 ns, saw {window_ns}; set window_s > 0"
         )
-    order = samples.end_order()
-    starts, ends, outcomes = samples.starts, samples.ends, samples.outcomes
-    ok_code = Outcome.OK.value
-    limit = target.p95_ns
-    end_at = [ends[i] for i in order]
-    is_ok = [outcomes[i] == ok_code for i in order]
-    is_slow = [is_ok[k] and ends[i] - starts[i] > limit for k, i in enumerate(order)]
-    availability = target.availability
-    need_num, need_den = availability.numerator, availability.denominator
 
+
+def _window_intervals(
+    end_at: Sequence[int], window_ns: int, until_ns: int, holds: Callable[[int, int], bool]
+) -> list[Interval]:
+    """The sliding-window sweep both steady states share (module docstring).
+
+    ``end_at`` is ascending; at each edge the window holds samples ``[leave, enter)`` of
+    it and ``holds(enter, leave)`` says whether that window is steady.
+    """
     total = len(end_at)
     result: list[Interval] = []
-    count = ok = slow = 0
     enter = leave = 0
     steady = False
     since = 0
-    while enter < total or leave < total:
+    while leave < total:
         leave_at = end_at[leave] + window_ns
         at = end_at[enter] if enter < total and end_at[enter] < leave_at else leave_at
         if at >= until_ns:
             break
         while leave < total and end_at[leave] + window_ns == at:
-            count -= 1
-            ok -= is_ok[leave]
-            slow -= is_slow[leave]
             leave += 1
         while enter < total and end_at[enter] == at:
-            count += 1
-            ok += is_ok[enter]
-            slow += is_slow[enter]
             enter += 1
-        now = count > 0 and ok * need_den >= need_num * count and slow <= ok - (95 * ok + 99) // 100
+        now = holds(enter, leave)
         if now != steady:
             if now:
                 since = at
@@ -104,6 +95,33 @@ def steady_intervals(
     if steady:
         result.append(Interval(since, until_ns))
     return result
+
+
+def steady_intervals(
+    samples: FlowSamples, target: FlowTarget, window_ns: int, until_ns: int
+) -> list[Interval]:
+    """Maximal intervals, clipped to ``until_ns``, during which the flow is steady."""
+    _check_window(window_ns)
+    order = samples.end_order()
+    starts, ends, outcomes = samples.starts, samples.ends, samples.outcomes
+    ok_code = Outcome.OK.value
+    limit = target.p95_ns
+    end_at = [ends[i] for i in order]
+    is_ok = [outcomes[i] == ok_code for i in order]
+    is_slow = [is_ok[k] and ends[i] - starts[i] > limit for k, i in enumerate(order)]
+    # Prefix counts: the window [leave, enter) holds ok[enter] - ok[leave] OK samples.
+    oks = [0, *accumulate(is_ok)]
+    slows = [0, *accumulate(is_slow)]
+    availability = target.availability
+    need_num, need_den = availability.numerator, availability.denominator
+
+    def holds(enter: int, leave: int) -> bool:
+        count = enter - leave
+        ok = oks[enter] - oks[leave]
+        slow = slows[enter] - slows[leave]
+        return count > 0 and ok * need_den >= need_num * count and slow <= slow_allowance(ok)
+
+    return _window_intervals(end_at, window_ns, until_ns, holds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,40 +190,12 @@ def load_steady_intervals(load: LoadFloor, window_ns: int, until_ns: int) -> lis
 
     Same window convention as the flows: an OK answer counts during ``[end, end + W)``.
     """
-    if window_ns <= 0:
-        raise MeasurementError(
-            f"steady state: expected a window > 0 ns, saw {window_ns}; set window_s > 0"
-        )
+    _check_window(window_ns)
     samples = load.samples
     ok_code = Outcome.OK.value
     ends = sorted(e for e, o in zip(samples.ends, samples.outcomes, strict=True) if o == ok_code)
     need = load.needed(window_ns)
-    result: list[Interval] = []
-    enter = leave = count = 0
-    steady = False
-    since = 0
-    total = len(ends)
-    while leave < total:
-        leave_at = ends[leave] + window_ns
-        at = ends[enter] if enter < total and ends[enter] < leave_at else leave_at
-        if at >= until_ns:
-            break
-        while leave < total and ends[leave] + window_ns == at:
-            count -= 1
-            leave += 1
-        while enter < total and ends[enter] == at:
-            count += 1
-            enter += 1
-        now = count >= need
-        if now != steady:
-            if now:
-                since = at
-            else:
-                result.append(Interval(since, at))
-            steady = now
-    if steady:
-        result.append(Interval(since, until_ns))
-    return result
+    return _window_intervals(ends, window_ns, until_ns, lambda enter, leave: enter - leave >= need)
 
 
 def critical_steady_intervals(

@@ -138,3 +138,88 @@ def test_a_run_is_answered_from_its_first_answer_less_the_usual_wait() -> None:
     held = (Exchange("e", 1000 * MS, 1320 * MS),)
     assert answered_from(1000 * MS, held, 20 * MS) == 1300 * MS
     assert answered_from(1000 * MS, (), 20 * MS) == 1000 * MS
+
+
+def _stall(start_ms: int, answered_ms: int) -> FlowRun:
+    """A one-call run whose only request hung from ``start_ms`` and was answered OK late."""
+    exchange = Exchange("search_read", start_ms * MS, answered_ms * MS)
+    return FlowRun("scan", Outcome.OK, start_ms * MS, answered_ms * MS, "", (exchange,))
+
+
+def _ok(start_ms: int) -> FlowRun:
+    exchange = Exchange("search_read", start_ms * MS, start_ms * MS + LATENCY)
+    return FlowRun(
+        "scan", Outcome.OK, start_ms * MS, start_ms * MS + LATENCY, "", (exchange,), start_ms * MS
+    )
+
+
+def _samples(*runs: FlowRun) -> FlowSamples:
+    series = SampleSeries("scan")
+    for run in runs:
+        series.append(run_sample(run, STALL))
+    return series.freeze()
+
+
+def test_the_first_late_answer_of_a_stalled_run_ends_the_outage() -> None:
+    # Frozen 1,000-2,500 ms; every run in flight waited (the probe starts no more than
+    # its cap), the backlog is answered from 2,520 ms on, and the next fresh run only
+    # starts at 2,800 ms. The stack was answering from its first late answer.
+    flows = _samples(
+        _ok(800),
+        _stall(1000, 2560),
+        _stall(1200, 2520),
+        _stall(1400, 2590),
+        _stall(1600, 2620),
+        _ok(2800),
+    )
+    sample = run_sample(_stall(1200, 2520), STALL)
+    assert (sample.outcome, sample.answered_ns) == (Outcome.STALL, 2520 * MS)
+    (outage,) = outages(flows, 4000 * MS)
+    assert (outage.start_ns, outage.end_ns, outage.stop_index) == (1000 * MS, 2520 * MS, 2)
+
+
+def test_a_failure_after_the_late_answer_opens_the_next_outage() -> None:
+    timed_out = FlowRun(
+        "scan",
+        Outcome.TIMEOUT,
+        1800 * MS,
+        3800 * MS,
+        "OdooTimeout (read)",
+        (Exchange("search_read", 1800 * MS, 3800 * MS),),
+    )
+    flows = _samples(_ok(800), _stall(1000, 1500), timed_out, _ok(4000))
+    first, second = outages(flows, 5000 * MS)
+    assert (first.start_ns, first.end_ns, first.first_index, first.stop_index) == (
+        1000 * MS,
+        1500 * MS,
+        1,
+        1,
+    )
+    assert (second.start_ns, second.end_ns, second.first_index, second.stop_index) == (
+        1800 * MS,
+        4000 * MS,
+        2,
+        3,
+    )
+
+
+def test_a_stalled_run_that_then_failed_was_never_answered() -> None:
+    # Stalled 600 ms on its first call, then an error: no answer shows the flow serving.
+    failed = FlowRun(
+        "scan",
+        Outcome.ERROR,
+        1000 * MS,
+        1700 * MS,
+        "HTTP 502",
+        (Exchange("auth", 1000 * MS, 1600 * MS), Exchange("search_read", 1600 * MS, 1700 * MS)),
+    )
+    sample = run_sample(failed, STALL)
+    assert sample.answered_ns is None
+    (outage,) = outages(_samples(_ok(800), failed, _ok(3000)), 4000 * MS)
+    assert (outage.start_ns, outage.end_ns) == (1000 * MS, 3000 * MS)
+
+
+def test_a_late_answer_still_pending_at_the_end_closes_the_outage_it_ended() -> None:
+    # The last samples of the observation: a stall answered at 2,520 ms, nothing after.
+    (outage,) = outages(_samples(_ok(800), _stall(1000, 2520)), 3000 * MS)
+    assert (outage.start_ns, outage.end_ns, outage.closed) == (1000 * MS, 2520 * MS, True)
