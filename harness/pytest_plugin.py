@@ -277,35 +277,38 @@ class SessionRunner(ScenarioRunner):
         return super().run(spec)
 
 
+@pytest.fixture(scope="session")
+def load_plan(pytestconfig: pytest.Config, stack: Stack) -> LoadPlan | None:
+    """The background load of the session's scenarios (read once); a bad file is a
+    usage error."""
+    if stack.load_catalog is None:
+        return None
+    profile = pytestconfig.getoption("odoo_resilience_profile") or DEFAULT_LOAD_FOR
+    path = Path(pytestconfig.getoption("odoo_resilience_load_profiles"))
+    try:
+        load = load_profiles(path).background_for(profile)
+    except LoadProfileError as err:
+        raise pytest.UsageError(str(err)) from err
+    return LoadPlan(load, stack.load_catalog, path)
+
+
 @pytest.fixture
 def scenario_runner(
     stack: Stack,
     service_levels: levels.ServiceLevels,
     session_scenarios: SessionScenarios,
-    pytestconfig: pytest.Config,
+    load_plan: LoadPlan | None,
     request: pytest.FixtureRequest,
 ) -> ScenarioRunner:
-    profile = pytestconfig.getoption("odoo_resilience_profile")
+    profile = request.config.getoption("odoo_resilience_profile")
     return SessionRunner(
         session_scenarios,
         request.node.nodeid,
         stack,
         service_levels,
         soak_s=SOAK_S.get(profile or "", 0.0),
-        load=_load_plan(pytestconfig, stack, profile or DEFAULT_LOAD_FOR),
+        load=load_plan,
     )
-
-
-def _load_plan(config: pytest.Config, stack: Stack, profile: str) -> LoadPlan | None:
-    """The background load of ``profile``'s scenarios; a bad file is a usage error."""
-    if stack.load_catalog is None:
-        return None
-    path = Path(config.getoption("odoo_resilience_load_profiles"))
-    try:
-        load = load_profiles(path).background_for(profile)
-    except LoadProfileError as err:
-        raise pytest.UsageError(str(err)) from err
-    return LoadPlan(load, stack.load_catalog, path)
 
 
 @pytest.hookimpl(wrapper=True)

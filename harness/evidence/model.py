@@ -87,8 +87,8 @@ class LedgerWrite:
 
 @dataclass(frozen=True)
 class WarehouseLoad:
-    """What the background warehouse load did during one scenario, as the runner handed
-    it over (``harness.scenario.background.LoadEvidence``).
+    """What the background warehouse load did during one scenario
+    (``harness.scenario.background.BackgroundLoad.evidence``).
 
     ``flows`` are Locust's requests per flow and ``requests`` all of them together (what
     the steady state's load floor counts), on the timeline's monotonic clock. ``files``

@@ -12,11 +12,12 @@ What it gives the scenario:
 - its requests, every flow together, as the ``LoadFloor`` of the steady state (the
   baseline and recovery need the load at 90 % of its ``target_rps``);
 - its keyed writes (receipts, imported orders) for the write ledger, ``WriteOrigin.LOAD``;
-- ``LoadEvidence``: its samples per flow, its profile and pace, how Locust ended, and
-  Locust's own HTML report and CSV stats for the bundle.
+- its evidence (``harness.evidence.model.WarehouseLoad``): its samples per flow, its
+  profile and pace, how Locust ended, and Locust's own HTML report and CSV stats for
+  the bundle.
 
 A Locust that dies mid-run is not an error of the harness: its samples stop, the load
-floor then fails the steady state with its sentence, and ``LoadEvidence.ended`` says when
+floor then fails the steady state with its sentence, and ``WarehouseLoad.ended`` says when
 and how it ended.
 """
 
@@ -24,13 +25,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.core.samples import FlowSamples
 from harness.core.steady import LoadFloor
 from harness.errors import ConfigError
+from harness.evidence.model import WarehouseLoad
 from harness.faults.loadstop import write_pidfile
 from harness.ledger import LedgerEntry, key_kind
 from harness.load.profiles import DEFAULT_LOAD_PROFILES, LoadProfile
@@ -60,33 +60,6 @@ class LoadPlan:
     @property
     def target_rps(self) -> float:
         return self.profile.target_rps or 0.0
-
-
-@dataclass(frozen=True)
-class LoadEvidence:
-    """What the background load did during one scenario."""
-
-    profile: str
-    target_rps: float
-    floor_rps: float
-    flows: Mapping[str, FlowSamples]
-    """Locust's requests per flow (``login`` included), on ``time.monotonic_ns()``."""
-    requests: FlowSamples
-    """Every request, all flows together (what the load floor counts)."""
-    writes: int
-    """Keyed writes the load made (acknowledged or not)."""
-    files: tuple[Path, ...]
-    """Locust's HTML report, CSV stats, JSON stats and log, those that were written."""
-    out_dir: Path
-    started_ns: int
-    stopped_ns: int
-    exit_code: int | None
-    ended: str | None
-    """Why the load ended before the harness stopped it, in words; None: it ran to the end."""
-
-    @property
-    def html(self) -> Path | None:
-        return next((f for f in self.files if f.suffix == ".html"), None)
 
 
 class BackgroundLoad:
@@ -146,10 +119,10 @@ class BackgroundLoad:
     def writes(self) -> list[LedgerEntry]:
         return [LedgerEntry(w, key_kind(w.flow)) for w in self._run.writes()]
 
-    def evidence(self) -> LoadEvidence:
+    def evidence(self) -> WarehouseLoad:
         run = self._run
         floor = self.floor()
-        return LoadEvidence(
+        return WarehouseLoad(
             profile=self.plan.profile.name,
             target_rps=self.plan.target_rps,
             floor_rps=floor.floor_rps,
@@ -157,7 +130,6 @@ class BackgroundLoad:
             requests=floor.samples,
             writes=len(run.writes()),
             files=run.report_files(),
-            out_dir=self.out_dir,
             started_ns=self._started_ns,
             stopped_ns=self._stopped_ns or time.monotonic_ns(),
             exit_code=self._exit,

@@ -1,8 +1,8 @@
 """From a session's scenarios to the evidence bundle's input: every scenario, however it ended.
 
-``scenario_evidence`` turns a result the runner delivered into ``ScenarioEvidence``,
-its background load (``LoadEvidence``) into ``WarehouseLoad`` and each write of its
-ledger into a ``LedgerWrite`` that says who made it.
+``scenario_evidence`` turns a result the runner delivered into ``ScenarioEvidence`` (its
+background load is already a ``WarehouseLoad``) and each write of its ledger into a
+``LedgerWrite`` that says who made it.
 ``SessionScenarios`` keeps a session's scenarios in the order they ended: the results
 delivered, and the scenario tests that raised instead (``raised``), each as an
 ``ErroredScenario`` named after the scenario the test had started (else the test), so
@@ -21,10 +21,8 @@ from harness.evidence.model import (
     LedgerWrite,
     ScenarioEvidence,
     ScenarioRecord,
-    WarehouseLoad,
 )
 from harness.levels import FaultFamily, ServiceLevels
-from harness.scenario.background import LoadEvidence
 from harness.scenario.readback import ledger_writes
 from harness.scenario.runner import ScenarioResult, ScenarioSpec
 
@@ -36,24 +34,6 @@ def _controls(family: FaultFamily | None, levels: ServiceLevels) -> tuple[str, .
     if family is None:
         return ()
     return tuple(c.control_id for c in levels.controls if family in c.families)
-
-
-def _warehouse_load(load: LoadEvidence | None) -> WarehouseLoad | None:
-    if load is None:
-        return None
-    return WarehouseLoad(
-        profile=load.profile,
-        target_rps=load.target_rps,
-        floor_rps=load.floor_rps,
-        flows=load.flows,
-        requests=load.requests,
-        writes=load.writes,
-        files=load.files,
-        started_ns=load.started_ns,
-        stopped_ns=load.stopped_ns,
-        exit_code=load.exit_code,
-        ended=load.ended,
-    )
 
 
 def _writes(result: ScenarioResult) -> tuple[LedgerWrite, ...] | None:
@@ -84,7 +64,7 @@ def scenario_evidence(result: ScenarioResult, levels: ServiceLevels) -> Scenario
         invariants=result.invariant_verdicts,
         critical_flows=tuple(f.flow.value for f in levels.critical_flows()),
         writes=_writes(result),
-        load=_warehouse_load(result.load),
+        load=result.load,
     )
 
 

@@ -55,6 +55,7 @@ from harness.core.steady import (
 )
 from harness.core.verdict import RtoClock
 from harness.errors import ConfigError, FaultDidNotLand
+from harness.evidence.model import WarehouseLoad
 from harness.faults.base import Fault, FaultRuntime, LandedEvidence
 from harness.invariants import InvariantResult, check_invariants, invariant_verdicts
 from harness.ledger import (
@@ -72,7 +73,7 @@ from harness.odoo.seed import SeedCatalog
 from harness.platform.base import Platform
 from harness.probes import OdooEndpoint, ProbeSet, probe_settings
 from harness.scenario.analysis import window_gate
-from harness.scenario.background import BackgroundLoad, LoadEvidence, LoadPlan, load_dir
+from harness.scenario.background import BackgroundLoad, LoadPlan, load_dir
 from harness.scenario.floor import explain, recovery_floor
 from harness.scenario.readback import readback_verdict
 from harness.scenario.rollout import GateResult
@@ -137,7 +138,7 @@ class ScenarioResult:
     """Every write of the ledger as the verdicts judged it, in invoke order."""
     write_tenants: Mapping[str, str] = field(default_factory=dict)
     """Key to tenant database, for the writes that went to another tenant's database."""
-    load: LoadEvidence | None = None
+    load: WarehouseLoad | None = None
     """What the background warehouse load did; None: the runner ran none."""
 
     @property

@@ -12,10 +12,15 @@ from harness.core.targets import FlowTarget, RecoveryTarget, SteadyStateSpec
 from harness.core.timeline import EventKind, Phase, Timeline, TimelineEvent
 from harness.core.verdict import RunData, evaluate_run
 from harness.evidence.bundle import EvidenceBundle
-from harness.evidence.model import ErroredScenario, RunManifest, ScenarioEvidence, ScenarioRecord
+from harness.evidence.model import (
+    ErroredScenario,
+    RunManifest,
+    ScenarioEvidence,
+    ScenarioRecord,
+    WarehouseLoad,
+)
 from harness.ledger import ReadBackResult
 from harness.levels import Control, FaultFamily
-from harness.scenario.background import LoadEvidence
 from harness.scenario.readback import ledger_writes
 from harness.scenario.runner import ScenarioResult, ScenarioSpec
 from harness.telemetry import Gap, Metric, Reading, Source, Telemetry
@@ -183,7 +188,7 @@ def scenario_result(
     *,
     writes: tuple[WriteRecord, ...] = (),
     read_back: ReadBack | None = None,
-    load: LoadEvidence | None = None,
+    load: WarehouseLoad | None = None,
 ) -> ScenarioResult:
     """A result as the runner delivers it, from synthetic evidence (its timeline, samples
     and verdicts), with the ledger's ``writes`` and what the read-back found of them."""

@@ -27,10 +27,9 @@ from harness.core.ledger import WriteOrigin
 from harness.core.samples import FlowSamples, Outcome, SampleSeries
 from harness.evidence.chain import verify
 from harness.evidence.charts import Frame, load_rates
-from harness.evidence.model import ScenarioEvidence
+from harness.evidence.model import ScenarioEvidence, WarehouseLoad
 from harness.faults.base import Fault, FaultRuntime
 from harness.levels import DEFAULT_SERVICE_LEVELS, FaultFamily, load_service_levels
-from harness.scenario.background import LoadEvidence
 from harness.scenario.evidence import scenario_evidence
 from harness.scenario.runner import ScenarioSpec
 from tests.evidence.synthetic import (
@@ -85,7 +84,7 @@ def _receive() -> FlowSamples:
     return series.freeze()
 
 
-def _load(folder: Path) -> LoadEvidence:
+def _load(folder: Path) -> WarehouseLoad:
     """The load of one scenario, with three of Locust's files (its stats history absent,
     as when Locust is killed); its log holds the DB password."""
     folder.mkdir(parents=True)
@@ -104,7 +103,7 @@ def _load(folder: Path) -> LoadEvidence:
             samples.starts, samples.ends, samples.outcomes, samples.details, strict=True
         ):
             every.add(start, end, Outcome(outcome), detail)
-    return LoadEvidence(
+    return WarehouseLoad(
         profile="background",
         target_rps=2.5,
         floor_rps=2.25,
@@ -112,7 +111,6 @@ def _load(folder: Path) -> LoadEvidence:
         requests=every.freeze(),
         writes=10,
         files=files,
-        out_dir=folder,
         started_ns=-5 * S,
         stopped_ns=150 * S,
         exit_code=-9,
